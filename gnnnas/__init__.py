@@ -1,0 +1,22 @@
+"""gnnnas: predict how good a neural architecture is before training it."""
+
+from gnnnas.graph import ArchGraph, OpVocabulary
+from gnnnas.spaces import SearchSpace, get_space, list_spaces, register_space
+from gnnnas.data import Benchmark, MissingDataError, list_benchmarks, load_benchmark, register_benchmark
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchGraph",
+    "Benchmark",
+    "MissingDataError",
+    "OpVocabulary",
+    "SearchSpace",
+    "get_space",
+    "list_benchmarks",
+    "list_spaces",
+    "load_benchmark",
+    "register_benchmark",
+    "register_space",
+    "__version__",
+]

@@ -1,0 +1,16 @@
+"""Benchmark tables (architecture -> accuracy) read from the data directory."""
+
+from gnnnas.data.benchmark import Benchmark, list_benchmarks, load_benchmark, register_benchmark
+from gnnnas.data.paths import MissingDataError, resolve_cache_dir, resolve_data_dir
+
+from gnnnas.data import nb201  # noqa: F401  (registers "nb201")
+
+__all__ = [
+    "Benchmark",
+    "MissingDataError",
+    "list_benchmarks",
+    "load_benchmark",
+    "register_benchmark",
+    "resolve_cache_dir",
+    "resolve_data_dir",
+]

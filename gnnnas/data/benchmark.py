@@ -1,0 +1,121 @@
+"""The :class:`Benchmark` table (archs + labels) and the ``load_benchmark`` registry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gnnnas.graph import ArchGraph
+from gnnnas.spaces.base import SearchSpace
+
+__all__ = ["Benchmark", "register_benchmark", "load_benchmark", "list_benchmarks"]
+
+
+@dataclass
+class Benchmark:
+    """Architectures of one benchmark with one label column.
+
+    Attributes:
+        name: benchmark name (``load_benchmark`` key).
+        space: the search space the archs belong to.
+        metric: name of the label column in ``y``.
+        archs: one ArchGraph per row.
+        y: labels, float array aligned with ``archs``.
+        encodings: native encoding of every row (what ``space.format`` gives back).
+        extra: further per-row columns (params, FLOPs, other accuracies, zero-cost scores...),
+            float arrays aligned with ``archs``; NaN where a row has no value.
+        metrics: every metric name this benchmark accepts.
+    """
+
+    name: str
+    space: SearchSpace
+    metric: str
+    archs: list[ArchGraph]
+    y: np.ndarray
+    encodings: list[Any]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.archs)
+        self.y = np.asarray(self.y, dtype=np.float64)
+        if self.y.shape != (n,) or len(self.encodings) != n:
+            raise ValueError(
+                f"benchmark {self.name!r}: {n} archs, {self.y.shape} labels, {len(self.encodings)} encodings"
+            )
+        for key, column in self.extra.items():
+            column = np.asarray(column)
+            if column.shape[0] != n:
+                raise ValueError(f"benchmark {self.name!r}: extra column {key!r} has {column.shape[0]} rows, not {n}")
+            self.extra[key] = column
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+    def subset(self, index) -> Benchmark:
+        """Rows ``index`` (array of positions or boolean mask) as a new Benchmark."""
+        idx = np.arange(len(self))[np.asarray(index)]
+        return Benchmark(
+            name=self.name,
+            space=self.space,
+            metric=self.metric,
+            archs=[self.archs[i] for i in idx],
+            y=self.y[idx],
+            encodings=[self.encodings[i] for i in idx],
+            extra={k: v[idx] for k, v in self.extra.items()},
+            metrics=self.metrics,
+        )
+
+    def __repr__(self) -> str:
+        return f"Benchmark({self.name!r}, metric={self.metric!r}, {len(self)} archs)"
+
+
+Loader = Callable[..., Benchmark]
+_LOADERS: dict[str, Loader] = {}
+
+
+def register_benchmark(name: str) -> Callable[[Loader], Loader]:
+    """Decorator registering ``loader(metric=None, data_dir=None, **options) -> Benchmark``."""
+
+    def decorator(loader: Loader) -> Loader:
+        if name in _LOADERS and _LOADERS[name] is not loader:
+            raise ValueError(f"benchmark {name!r} is already registered")
+        _LOADERS[name] = loader
+        return loader
+
+    return decorator
+
+
+def list_benchmarks() -> list[str]:
+    return sorted(_LOADERS)
+
+
+def load_benchmark(
+    name: str,
+    metric: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    **options: Any,
+) -> Benchmark:
+    """Load benchmark ``name`` with label column ``metric`` (``None``: the benchmark's default).
+
+    ``data_dir``: argument, else ``$GNNNAS_DATA``, else ``~/.cache/gnnnas``. A missing file
+    raises :class:`~gnnnas.data.MissingDataError` naming the file and where to get it.
+    """
+    try:
+        loader = _LOADERS[name]
+    except KeyError:
+        raise ValueError(f"unknown benchmark {name!r}; available: {list_benchmarks()}") from None
+    return loader(metric=metric, data_dir=data_dir, **options)
+
+
+def check_metric(name: str, metric: str | None, metrics: tuple[str, ...], default: str) -> str:
+    """Validate ``metric`` against the benchmark's list (``None`` -> ``default``)."""
+    if metric is None:
+        return default
+    if metric not in metrics:
+        raise ValueError(f"benchmark {name!r} has no metric {metric!r}; choose from {list(metrics)}")
+    return metric

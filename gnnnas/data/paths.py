@@ -1,0 +1,88 @@
+"""Where benchmark files live, and the error raised when one is missing.
+
+Data directory: the ``data_dir`` argument, else ``$GNNNAS_DATA``, else ``~/.cache/gnnnas``.
+Derived files (e.g. the NB101 enumeration) go to a writable cache: ``$GNNNAS_CACHE``, else the
+data directory if writable, else ``~/.cache/gnnnas``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+__all__ = [
+    "MissingDataError",
+    "resolve_data_dir",
+    "require_file",
+    "resolve_cache_dir",
+    "atomic_write",
+]
+
+DEFAULT_DIR = Path("~/.cache/gnnnas")
+
+
+class MissingDataError(FileNotFoundError):
+    """A benchmark file is not in the data directory; the message says how to obtain it."""
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data directory to read from (argument > ``$GNNNAS_DATA`` > ``~/.cache/gnnnas``)."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ.get("GNNNAS_DATA")
+    if env:
+        return Path(env).expanduser()
+    return DEFAULT_DIR.expanduser()
+
+
+def require_file(relative: str, data_dir: str | os.PathLike | None, how_to_get: str) -> Path:
+    """Path of ``relative`` inside the data directory, or :class:`MissingDataError`."""
+    root = resolve_data_dir(data_dir)
+    path = root / relative
+    if not path.is_file():
+        raise MissingDataError(
+            f"benchmark file {relative!r} not found in data directory {str(root)!r} "
+            f"(set data_dir= or $GNNNAS_DATA). To obtain it: {how_to_get}"
+        )
+    return path
+
+
+def resolve_cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """A writable directory for derived files (``$GNNNAS_CACHE`` > data dir > ``~/.cache/gnnnas``)."""
+    env = os.environ.get("GNNNAS_CACHE")
+    candidates = [Path(env).expanduser()] if env else []
+    candidates += [resolve_data_dir(data_dir), DEFAULT_DIR.expanduser()]
+    for candidate in candidates:
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(candidate, os.W_OK):
+            return candidate
+    raise OSError(f"no writable cache directory among {[str(c) for c in candidates]}; set $GNNNAS_CACHE")
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """Write to a temporary file beside ``path`` and rename it into place only on success.
+
+    An interrupted write leaves no half-written ``path`` behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

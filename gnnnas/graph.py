@@ -1,0 +1,508 @@
+"""One graph type for every search space: :class:`ArchGraph`.
+
+An architecture is a node-labelled DAG. Every node applies its operation to the *sum* of its
+predecessors' outputs (input nodes emit the data, output nodes apply the identity). Edge-labelled
+spaces (NAS-Bench-201, DARTS) are converted by their space into this form, one node per edge-op.
+
+On top of the DAG, :meth:`ArchGraph.to_pyg` adds a **global macro-structure node** linked to
+every other node; its features describe the architecture's macro structure (stages, cells, depth,
+channels, parametric ops, params, FLOPs - whatever the space can compute), so an encoder sees
+what a single cell cannot show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ArchGraph", "OpVocabulary", "NODE_TYPES", "EDGE_TYPES"]
+
+INPUT = "input"
+OUTPUT = "output"
+
+#: Node types written to ``Data.node_type`` by :meth:`ArchGraph.to_pyg`.
+NODE_TYPES: tuple[str, ...] = ("input", "output", "op", "global")
+#: Edge kinds written to ``Data.edge_type``: DAG edges, their reverses, global links both ways.
+EDGE_TYPES: tuple[str, ...] = ("forward", "backward", "global_to_node", "node_to_global")
+
+
+@dataclass(frozen=True)
+class OpVocabulary:
+    """The operations a space may use, and what they mean for pruning and hashing.
+
+    ``identity`` ops pass their input through (``skip_connect``), ``zero`` ops output nothing
+    (``none``); both matter for deciding when two architectures compute the same function.
+    ``parametric`` ops carry weights (they are counted in the global node's features).
+    """
+
+    ops: tuple[str, ...]
+    identity: frozenset[str] = frozenset()
+    zero: frozenset[str] = frozenset()
+    parametric: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        ops = tuple(self.ops)
+        object.__setattr__(self, "ops", ops)
+        for name in ("identity", "zero", "parametric"):
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
+        if len(set(ops)) != len(ops):
+            raise ValueError(f"OpVocabulary has duplicate ops: {ops}")
+        if INPUT in ops or OUTPUT in ops:
+            raise ValueError("'input' and 'output' are reserved node labels, not ops")
+        for name in ("identity", "zero", "parametric"):
+            unknown = sorted(getattr(self, name) - set(ops))
+            if unknown:
+                raise ValueError(f"OpVocabulary.{name} names ops that are not in ops: {unknown}")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """All node labels in one-hot order: ``input``, ``output``, then the ops."""
+        return (INPUT, OUTPUT) + self.ops
+
+    def index(self, label: str) -> int:
+        """Position of ``label`` in :attr:`labels` (the op one-hot column)."""
+        try:
+            return self._label_index[label]
+        except KeyError:
+            raise ValueError(f"unknown op {label!r}; known: {list(self.labels)}") from None
+
+    @property
+    def _label_index(self) -> dict[str, int]:
+        cache = self.__dict__.get("_cache_label_index")
+        if cache is None:
+            cache = {label: i for i, label in enumerate(self.labels)}
+            object.__setattr__(self, "_cache_label_index", cache)
+        return cache
+
+
+def _as_float_dict(macro: Mapping[str, Any] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in (macro or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"macro feature {key!r} must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"macro feature {key!r} must be finite, got {value!r}")
+        out[str(key)] = number
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ArchGraph:
+    """A validated architecture DAG, shared by every search space.
+
+    Args:
+        ops: label of every node: ``"input"``, ``"output"`` or an op of ``vocab``.
+        edges: directed edges ``(src, dst)`` between node indices.
+        vocab: the op vocabulary of the space.
+        space: name of the space the graph belongs to (``None`` for free-standing graphs).
+        cell: optional cell index of every node (multi-cell spaces, e.g. DARTS normal/reduce).
+        cell_sequence: optional order in which the cells are stacked in the network, e.g.
+            ``(0, 0, 1, 0, 0, 1, 0, 0)`` for DARTS; used for cell-to-cell context.
+        node_features: optional ``[num_nodes, k]`` numeric per-node attributes (e.g. ViT heads).
+        node_feature_names: names of the ``k`` columns of ``node_features``.
+        macro: macro-structure features for the global node (number-valued).
+
+    Nodes run ``op(sum of predecessors)``. Validation raises ``ValueError`` for cycles, edges
+    out of range, self-loops, duplicate edges, unknown ops, missing input/output nodes, and
+    dangling nodes (a non-input node without predecessors or a non-output node without
+    successors). The only graph allowed to have unconnected input/output nodes is the empty
+    computation (no op nodes at all), which is what pruning a fully dead architecture yields.
+    """
+
+    ops: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...]
+    vocab: OpVocabulary
+    space: str | None = None
+    cell: tuple[int, ...] | None = None
+    cell_sequence: tuple[int, ...] | None = None
+    node_features: np.ndarray | None = None
+    node_feature_names: tuple[str, ...] = ()
+    macro: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.vocab, OpVocabulary):
+            raise ValueError(f"vocab must be an OpVocabulary, got {type(self.vocab).__name__}")
+        set_ = object.__setattr__
+        set_(self, "ops", tuple(str(op) for op in self.ops))
+        try:
+            edges = tuple((int(s), int(d)) for s, d in self.edges)
+        except (TypeError, ValueError):
+            raise ValueError(f"edges must be pairs of node indices, got {self.edges!r}") from None
+        set_(self, "edges", edges)
+        set_(self, "macro", _as_float_dict(self.macro))
+        if self.cell is not None:
+            set_(self, "cell", tuple(int(c) for c in self.cell))
+        if self.cell_sequence is not None:
+            set_(self, "cell_sequence", tuple(int(c) for c in self.cell_sequence))
+        if self.node_features is not None:
+            feats = np.asarray(self.node_features, dtype=np.float32)
+            if feats.ndim == 1:
+                feats = feats[:, None]
+            feats.setflags(write=False)
+            set_(self, "node_features", feats)
+        set_(self, "node_feature_names", tuple(self.node_feature_names))
+        self._validate()
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self) -> None:
+        n = len(self.ops)
+        if n < 2:
+            raise ValueError(f"an architecture needs at least an input and an output node, got {n} nodes")
+        for i, op in enumerate(self.ops):
+            if op not in self.vocab._label_index:
+                raise ValueError(
+                    f"node {i} has unknown op {op!r}; the vocabulary is {list(self.vocab.labels)}"
+                )
+        inputs = [i for i, op in enumerate(self.ops) if op == INPUT]
+        outputs = [i for i, op in enumerate(self.ops) if op == OUTPUT]
+        if not inputs:
+            raise ValueError("the graph has no 'input' node")
+        if not outputs:
+            raise ValueError("the graph has no 'output' node")
+        seen: set[tuple[int, int]] = set()
+        for s, d in self.edges:
+            if not (0 <= s < n and 0 <= d < n):
+                raise ValueError(f"edge ({s}, {d}) points outside the {n} nodes")
+            if s == d:
+                raise ValueError(f"edge ({s}, {d}) is a self-loop")
+            if (s, d) in seen:
+                raise ValueError(f"edge ({s}, {d}) appears twice")
+            seen.add((s, d))
+            if self.ops[d] == INPUT:
+                raise ValueError(f"edge ({s}, {d}) enters input node {d}")
+            if self.ops[s] == OUTPUT:
+                raise ValueError(f"edge ({s}, {d}) leaves output node {s}")
+        if self.topological_order() is None:
+            raise ValueError("the graph has a cycle; architectures must be DAGs")
+        has_in = [False] * n
+        has_out = [False] * n
+        for s, d in self.edges:
+            has_out[s] = True
+            has_in[d] = True
+        empty = len(inputs) + len(outputs) == n and not self.edges
+        if not empty:
+            for i, op in enumerate(self.ops):
+                if op != INPUT and not has_in[i]:
+                    raise ValueError(f"node {i} ({op}) is dangling: it has no incoming edge")
+                if op != OUTPUT and not has_out[i]:
+                    raise ValueError(f"node {i} ({op}) is dangling: it has no outgoing edge")
+        if self.cell is not None and len(self.cell) != n:
+            raise ValueError(f"cell has {len(self.cell)} entries for {n} nodes")
+        if self.cell_sequence is not None and self.cell is not None:
+            unknown = sorted(set(self.cell_sequence) - set(self.cell))
+            if unknown:
+                raise ValueError(f"cell_sequence names cells that no node belongs to: {unknown}")
+        if self.node_features is not None:
+            if self.node_features.shape[0] != n:
+                raise ValueError(
+                    f"node_features has {self.node_features.shape[0]} rows for {n} nodes"
+                )
+            if self.node_feature_names and len(self.node_feature_names) != self.node_features.shape[1]:
+                raise ValueError(
+                    f"{len(self.node_feature_names)} node_feature_names for "
+                    f"{self.node_features.shape[1]} node feature columns"
+                )
+            if not np.all(np.isfinite(self.node_features)):
+                raise ValueError("node_features must be finite")
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def num_nodes(self) -> int:
+        return len(self.ops)
+
+    @property
+    def inputs(self) -> tuple[int, ...]:
+        """Indices of the input nodes, in node order (input 0, input 1, ...)."""
+        return tuple(i for i, op in enumerate(self.ops) if op == INPUT)
+
+    @property
+    def outputs(self) -> tuple[int, ...]:
+        return tuple(i for i, op in enumerate(self.ops) if op == OUTPUT)
+
+    def predecessors(self) -> list[list[int]]:
+        preds: list[list[int]] = [[] for _ in self.ops]
+        for s, d in self.edges:
+            preds[d].append(s)
+        return preds
+
+    def successors(self) -> list[list[int]]:
+        succs: list[list[int]] = [[] for _ in self.ops]
+        for s, d in self.edges:
+            succs[s].append(d)
+        return succs
+
+    def topological_order(self) -> list[int] | None:
+        """Kahn's order (smallest index first); ``None`` when the graph has a cycle."""
+        n = len(self.ops)
+        indeg = [0] * n
+        succs = self.successors()
+        for _, d in self.edges:
+            indeg[d] += 1
+        ready = [i for i in range(n) if indeg[i] == 0]
+        order: list[int] = []
+        while ready:
+            ready.sort(reverse=True)
+            v = ready.pop()
+            order.append(v)
+            for w in succs[v]:
+                indeg[w] -= 1
+                if indeg[w] == 0:
+                    ready.append(w)
+        return order if len(order) == n else None
+
+    def adjacency(self) -> np.ndarray:
+        """Dense ``[n, n]`` 0/1 adjacency matrix (row = source)."""
+        adj = np.zeros((self.num_nodes, self.num_nodes), dtype=np.int8)
+        for s, d in self.edges:
+            adj[s, d] = 1
+        return adj
+
+    def to_networkx(self):
+        """The DAG as a ``networkx.DiGraph`` with ``op`` node attributes."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for i, op in enumerate(self.ops):
+            g.add_node(i, op=op)
+        g.add_edges_from(self.edges)
+        return g
+
+    @property
+    def num_parametric_ops(self) -> int:
+        return sum(op in self.vocab.parametric for op in self.ops)
+
+    # ------------------------------------------------------------------ pruning and hashing
+    def live_nodes(self) -> list[bool]:
+        """Which nodes lie on an input -> output path once ``zero`` ops are removed."""
+        n = self.num_nodes
+        zero = self.vocab.zero
+        alive = [op not in zero for op in self.ops]
+        succs = self.successors()
+        preds = self.predecessors()
+        from_input = [False] * n
+        stack = [i for i in self.inputs]
+        for i in stack:
+            from_input[i] = True
+        while stack:
+            v = stack.pop()
+            for w in succs[v]:
+                if alive[w] and not from_input[w]:
+                    from_input[w] = True
+                    stack.append(w)
+        to_output = [False] * n
+        stack = [i for i in self.outputs if from_input[i]]
+        for i in stack:
+            to_output[i] = True
+        while stack:
+            v = stack.pop()
+            for w in preds[v]:
+                if alive[w] and from_input[w] and not to_output[w]:
+                    to_output[w] = True
+                    stack.append(w)
+        return [from_input[i] and to_output[i] for i in range(n)]
+
+    def prune(self) -> ArchGraph:
+        """Drop dead computation: ``zero`` ops and nodes not on an input -> output path.
+
+        Input and output nodes are always kept (so pruning a fully dead architecture yields
+        the empty computation). The result computes the same function as ``self``.
+        """
+        live = self.live_nodes()
+        keep = [i for i in range(self.num_nodes) if live[i] or self.ops[i] in (INPUT, OUTPUT)]
+        if len(keep) == self.num_nodes:
+            return self
+        remap = {old: new for new, old in enumerate(keep)}
+        edges = [
+            (remap[s], remap[d]) for s, d in self.edges if live[s] and live[d]
+        ]
+        return ArchGraph(
+            ops=[self.ops[i] for i in keep],
+            edges=edges,
+            vocab=self.vocab,
+            space=self.space,
+            cell=None if self.cell is None else [self.cell[i] for i in keep],
+            cell_sequence=self.cell_sequence,
+            node_features=None if self.node_features is None else self.node_features[keep],
+            node_feature_names=self.node_feature_names,
+            macro=self.macro,
+        )
+
+    def _op_label(self, v: int) -> str:
+        """Op name plus whatever else changes what node ``v`` computes (features, cell)."""
+        label = self.ops[v]
+        if self.node_features is not None:
+            label += "[" + ",".join(repr(float(x)) for x in self.node_features[v]) + "]"
+        if self.cell is not None:
+            label += f"{{cell{self.cell[v]}}}"
+        return label
+
+    def canonical_terms(self) -> tuple[str, ...]:
+        """The output as a sorted multiset of hashed terms: the function the graph computes.
+
+        Every node computes ``op(sum of predecessors)``. Sums are commutative and associative,
+        identity ops pass their sum through, zero ops and ops fed only by zeros contribute
+        nothing, so the terms of a node are the multiset union of its predecessors' terms,
+        wrapped into one new term by a non-identity op. Terms are content hashes, so deep
+        graphs stay cheap.
+        """
+        terms: list[tuple[str, ...]] = [()] * self.num_nodes
+        preds = self.predecessors()
+        inputs = {node: k for k, node in enumerate(self.inputs)}
+        for v in self.topological_order() or ():
+            op = self.ops[v]
+            if op == INPUT:
+                terms[v] = (f"in{inputs[v]}",)
+                continue
+            inner = sorted(t for p in preds[v] for t in terms[p])
+            if op == OUTPUT or op in self.vocab.identity:
+                terms[v] = tuple(inner)
+            elif op in self.vocab.zero or not inner:
+                terms[v] = ()
+            else:
+                text = "(" + "+".join(inner) + ")@" + self._op_label(v)
+                terms[v] = (hashlib.sha1(text.encode()).hexdigest()[:20],)
+        result: list[str] = []
+        for k, o in enumerate(self.outputs):
+            result.extend(f"out{k}:{t}" for t in terms[o])
+        return tuple(sorted(result))
+
+    def nb201_unique_string(self) -> str:
+        """The canonical string of NAS-Bench-201's ``to_unique_str(consider_zero=True)``.
+
+        Same model of computation, with NAS-Bench-201's conventions: a sum is sorted but not
+        flattened (``a+(b+c)`` and ``(a+b)+c`` stay different), a zero op or an op reading an
+        exactly-zero tensor is ``#``, input ``k`` is ``k``. On NB201 cells this reproduces the
+        benchmark's ``UniqueString`` column (6,466 classes); it splits some functionally equal
+        cells that :meth:`canonical_terms` merges (4,930 classes).
+        """
+        strings: list[str] = [""] * self.num_nodes
+        preds = self.predecessors()
+        inputs = {node: k for k, node in enumerate(self.inputs)}
+        for v in self.topological_order() or ():
+            op = self.ops[v]
+            if op == INPUT:
+                strings[v] = str(inputs[v])
+                continue
+            inner = "+".join(sorted(strings[p] for p in preds[v]))
+            if op == OUTPUT or op in self.vocab.identity:
+                strings[v] = inner
+            elif op in self.vocab.zero or inner == "#" or not inner:
+                strings[v] = "#"
+            else:
+                strings[v] = "(" + inner + ")@" + self._op_label(v)
+        return "|".join(strings[o] for o in self.outputs)
+
+    def canonical_hash(self, style: str = "function") -> str:
+        """Hash equal for architectures that compute the same function.
+
+        ``style="function"`` (default) hashes :meth:`canonical_terms`: invariant to node
+        order, dead operations, identity chains and the grouping of sums.
+        ``style="nb201"`` hashes :meth:`nb201_unique_string`, the finer convention behind
+        NAS-Bench-201's "6,466 unique architectures". Both include the space name and cell
+        sequence. Macro features are descriptors derived from the graph and are not hashed:
+        spaces put everything that changes the computation into ops, node features or cells.
+        """
+        if style == "function":
+            body = "|".join(self.canonical_terms())
+        elif style == "nb201":
+            body = self.nb201_unique_string()
+        else:
+            raise ValueError(f"unknown canonical hash style {style!r}; use 'function' or 'nb201'")
+        parts = [style, self.space or "", repr(self.cell_sequence), body]
+        return hashlib.sha1("\n".join(parts).encode()).hexdigest()
+
+    # ------------------------------------------------------------------ tensors
+    def macro_vector(self, names: Sequence[str] | None = None) -> np.ndarray:
+        """Macro features in ``names`` order (default: sorted keys), as ``sign*log1p(|x|)``.
+
+        The log keeps params/FLOPs (millions) and counts (units) on one scale.
+        """
+        keys = sorted(self.macro) if names is None else list(names)
+        raw = np.array([self.macro.get(k, 0.0) for k in keys], dtype=np.float64)
+        return (np.sign(raw) * np.log1p(np.abs(raw))).astype(np.float32)
+
+    def to_pyg(self, macro_names: Sequence[str] | None = None):
+        """This graph plus its global node as a ``torch_geometric.data.Data``.
+
+        Node rows: the DAG's nodes in order, then the global node (last). Columns of ``x``:
+        op one-hot over ``vocab.labels`` + a ``global`` column, node-type one-hot
+        (:data:`NODE_TYPES`), the space's node features, then the macro features (nonzero on
+        the global node only). ``edge_index`` holds each DAG edge forward and backward plus
+        global links both ways; ``edge_type`` tells them apart (:data:`EDGE_TYPES`).
+        Also: ``op`` (label index, global = ``len(vocab.labels)``), ``node_type``, ``cell``
+        (-1 for the global node), ``global_index``.
+        """
+        import torch
+        from torch_geometric.data import Data
+
+        n = self.num_nodes
+        num_labels = len(self.vocab.labels) + 1  # + global
+        op_index = [self.vocab.index(op) for op in self.ops] + [num_labels - 1]
+        node_type = [NODE_TYPES.index(op if op in (INPUT, OUTPUT) else "op") for op in self.ops]
+        node_type.append(NODE_TYPES.index("global"))
+        macro = self.macro_vector(macro_names)
+        k = 0 if self.node_features is None else self.node_features.shape[1]
+        width = num_labels + len(NODE_TYPES) + k + len(macro)
+        x = np.zeros((n + 1, width), dtype=np.float32)
+        x[np.arange(n + 1), op_index] = 1.0
+        x[np.arange(n + 1), num_labels + np.asarray(node_type)] = 1.0
+        if k:
+            x[:n, num_labels + len(NODE_TYPES) : num_labels + len(NODE_TYPES) + k] = self.node_features
+        x[n, width - len(macro) :] = macro
+
+        fwd = np.asarray(self.edges, dtype=np.int64).reshape(-1, 2).T
+        others = np.arange(n, dtype=np.int64)
+        glob = np.full(n, n, dtype=np.int64)
+        edge_index = np.concatenate(
+            [fwd, fwd[::-1], np.stack([glob, others]), np.stack([others, glob])], axis=1
+        )
+        m = fwd.shape[1]
+        edge_type = np.concatenate(
+            [np.zeros(m), np.ones(m), np.full(n, 2), np.full(n, 3)]
+        ).astype(np.int64)
+        cell = list(self.cell) if self.cell is not None else [0] * n
+        return Data(
+            x=torch.from_numpy(x),
+            edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)),
+            edge_type=torch.from_numpy(edge_type),
+            op=torch.tensor(op_index, dtype=torch.long),
+            node_type=torch.tensor(node_type, dtype=torch.long),
+            cell=torch.tensor(cell + [-1], dtype=torch.long),
+            global_index=torch.tensor([n], dtype=torch.long),
+            num_nodes=n + 1,
+        )
+
+    # ------------------------------------------------------------------ python protocol
+    def __eq__(self, other: object) -> bool:
+        """Structural equality (same nodes in the same order, same edges and attributes)."""
+        if not isinstance(other, ArchGraph):
+            return NotImplemented
+        feats_equal = (self.node_features is None and other.node_features is None) or (
+            self.node_features is not None
+            and other.node_features is not None
+            and np.array_equal(self.node_features, other.node_features)
+        )
+        return (
+            self.ops == other.ops
+            and sorted(self.edges) == sorted(other.edges)
+            and self.vocab == other.vocab
+            and self.space == other.space
+            and self.cell == other.cell
+            and self.cell_sequence == other.cell_sequence
+            and feats_equal
+            and dict(self.macro) == dict(other.macro)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.ops, tuple(sorted(self.edges)), self.space, self.cell))
+
+    def __repr__(self) -> str:
+        space = f"{self.space}, " if self.space else ""
+        return f"ArchGraph({space}{self.num_nodes} nodes, {len(self.edges)} edges)"

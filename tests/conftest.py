@@ -1,0 +1,38 @@
+"""Shared fixtures: where the benchmark data lives, and how its absence is handled.
+
+Data comes from ``$GNNNAS_DATA``, else ``../shared/data`` beside the repository. A test that
+needs a missing file is skipped with the reason, except under ``CI=true``, where missing data
+is a failure (CI must run every test).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_root() -> Path:
+    env = os.environ.get("GNNNAS_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def need_data(*relative: str) -> Path:
+    """The data root if all ``relative`` files exist; otherwise skip (or fail under CI)."""
+    root = _data_root()
+    missing = [r for r in relative if not (root / r).is_file()]
+    if missing:
+        message = f"benchmark data missing in {root}: {missing} (set GNNNAS_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return root
+
+
+@pytest.fixture
+def data_root():
+    """Factory fixture: ``data_root('nb201/x.csv', ...)`` returns the data directory."""
+    return need_data
