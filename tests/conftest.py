@@ -32,7 +32,7 @@ def need_data(*relative: str) -> Path:
     return root
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def data_root():
     """Factory fixture: ``data_root('nb201/x.csv', ...)`` returns the data directory."""
     return need_data

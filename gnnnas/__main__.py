@@ -1,0 +1,7 @@
+"""``python -m gnnnas`` is the ``gnnnas`` command."""
+
+import sys
+
+from gnnnas.cli import main
+
+sys.exit(main())
