@@ -334,6 +334,44 @@ class ArchGraph:
             macro=self.macro,
         )
 
+    def contract_identities(self) -> ArchGraph:
+        """Remove ``identity`` op nodes, wiring their predecessors to their successors.
+
+        Together with :meth:`prune` this gives a graph close to the computed function:
+        ``x -> skip -> conv`` and ``x -> conv`` become the same graph. (Two paths that merge
+        through identities become one edge, so ``f(x) + f(x)`` of a shared ``f`` loses its
+        multiplicity.)
+        """
+        identity = self.vocab.identity
+        if not any(op in identity for op in self.ops):
+            return self
+        preds = [set(p) for p in self.predecessors()]
+        succs = [set(s) for s in self.successors()]
+        for v in self.topological_order() or ():
+            if self.ops[v] not in identity:
+                continue
+            for p in preds[v]:
+                succs[p].discard(v)
+                succs[p].update(succs[v])
+            for s in succs[v]:
+                preds[s].discard(v)
+                preds[s].update(preds[v])
+            preds[v], succs[v] = set(), set()
+        keep = [i for i, op in enumerate(self.ops) if op not in identity]
+        remap = {old: new for new, old in enumerate(keep)}
+        edges = sorted((remap[s], remap[d]) for s in keep for d in succs[s])
+        return ArchGraph(
+            ops=[self.ops[i] for i in keep],
+            edges=edges,
+            vocab=self.vocab,
+            space=self.space,
+            cell=None if self.cell is None else [self.cell[i] for i in keep],
+            cell_sequence=self.cell_sequence,
+            node_features=None if self.node_features is None else self.node_features[keep],
+            node_feature_names=self.node_feature_names,
+            macro=self.macro,
+        )
+
     def _op_label(self, v: int) -> str:
         """Op name plus whatever else changes what node ``v`` computes (features, cell)."""
         label = self.ops[v]

@@ -166,3 +166,18 @@ def test_equality_and_repr():
     assert chain("conv") != chain("pool")
     assert hash(chain("conv")) == hash(chain("conv"))
     assert "3 nodes" in repr(chain("conv"))
+
+
+def test_contract_identities():
+    g = chain("skip", "conv", "skip")
+    c = g.contract_identities()
+    assert c.ops == ("input", "conv", "output") and sorted(c.edges) == [(0, 1), (1, 2)]
+    assert c.canonical_hash() == g.canonical_hash()
+    # an identity path from input to output becomes a direct edge
+    d = diamond("conv", "skip").contract_identities()
+    assert d.ops == ("input", "conv", "output")
+    assert sorted(d.edges) == [(0, 1), (0, 2), (1, 2)]
+    assert d.canonical_hash() == diamond("conv", "skip").canonical_hash()
+    # graphs without identity ops come back unchanged
+    plain = chain("conv")
+    assert plain.contract_identities() is plain
