@@ -4,6 +4,7 @@ from gnnnas.data.benchmark import Benchmark, list_benchmarks, load_benchmark, re
 from gnnnas.data.paths import MissingDataError, resolve_cache_dir, resolve_data_dir
 
 from gnnnas.data import nb201  # noqa: F401  (registers "nb201")
+from gnnnas.data import darts, vit  # noqa: F401  (registers "darts", "vit")
 from gnnnas.data import nasbench_graph  # noqa: F401  (registers "nasbench_graph")
 
 __all__ = [

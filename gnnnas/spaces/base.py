@@ -57,7 +57,7 @@ class SearchSpace(abc.ABC):
 
     def enumerate(self) -> Iterator[ArchGraph]:
         """Every architecture of the space (finite spaces only)."""
-        raise TypeError(f"search space {self.name!r} is too large to enumerate")
+        raise TypeError(f"search space {self.name!r} is too large to enumerate (or does not implement enumerate())")
 
     def check(self, arch: ArchGraph) -> ArchGraph:
         """Return ``arch`` if it belongs to this space, else raise ``ValueError``."""
