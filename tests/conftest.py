@@ -36,3 +36,19 @@ def need_data(*relative: str) -> Path:
 def data_root():
     """Factory fixture: ``data_root('nb201/x.csv', ...)`` returns the data directory."""
     return need_data
+
+
+@pytest.fixture(scope="session")
+def nb101_cache(tmp_path_factory):
+    """Session cache directory for the enumeration (shared by the NB101 test files, so
+    the space is enumerated at most once per test session)."""
+    cache = tmp_path_factory.getbasetemp() / "nb101_cache"
+    old = os.environ.get("GNNNAS_CACHE")
+    os.environ["GNNNAS_CACHE"] = str(cache)
+    try:
+        yield cache
+    finally:
+        if old is None:
+            os.environ.pop("GNNNAS_CACHE", None)
+        else:
+            os.environ["GNNNAS_CACHE"] = old
