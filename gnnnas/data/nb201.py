@@ -17,7 +17,6 @@ import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
 from gnnnas.data.paths import require_file, resolve_data_dir
-from gnnnas.spaces.nb201 import NB201_OPS
 from gnnnas.spaces.registry import get_space
 
 __all__ = ["load_nb201", "NB201_METRICS"]
