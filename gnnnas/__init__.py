@@ -3,19 +3,24 @@
 from gnnnas.graph import ArchGraph, OpVocabulary
 from gnnnas.spaces import SearchSpace, get_space, list_spaces, register_space
 from gnnnas.data import Benchmark, MissingDataError, list_benchmarks, load_benchmark, register_benchmark
+from gnnnas import metrics
+from gnnnas.predictor import CheckpointError, Predictor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ArchGraph",
     "Benchmark",
+    "CheckpointError",
     "MissingDataError",
+    "Predictor",
     "OpVocabulary",
     "SearchSpace",
     "get_space",
     "list_benchmarks",
     "list_spaces",
     "load_benchmark",
+    "metrics",
     "register_benchmark",
     "register_space",
     "__version__",

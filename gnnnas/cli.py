@@ -71,6 +71,150 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_archs_csv(path: str, arch_column: str, label_column: str | None):
+    """Rows of a CSV: native encodings (strings; JSON for structured encodings) and labels."""
+    import csv
+    import json
+
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or arch_column not in reader.fieldnames:
+            raise ValueError(f"{path}: no column {arch_column!r} (columns: {reader.fieldnames})")
+        if label_column is not None and label_column not in reader.fieldnames:
+            raise ValueError(f"{path}: no column {label_column!r} (columns: {reader.fieldnames})")
+        rows = list(reader)
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    encodings = []
+    for row in rows:
+        text = row[arch_column].strip()
+        if text[:1] in "[{":
+            try:
+                text = json.loads(text)
+            except json.JSONDecodeError:
+                pass  # e.g. DARTS keys with tuples: the space parses the string itself
+        encodings.append(text)
+    labels = None
+    if label_column is not None:
+        try:
+            labels = np.array([float(row[label_column]) for row in rows])
+        except ValueError as error:
+            raise ValueError(f"{path}: column {label_column!r} is not numeric: {error}") from None
+    return encodings, labels
+
+
+def _training_data(args: argparse.Namespace):
+    space = gnnnas.get_space(args.space)
+    if args.csv:
+        encodings, y = _read_archs_csv(args.csv, args.arch_column, args.label_column)
+        return space, [space.parse(e) for e in encodings], y
+    bench = gnnnas.load_benchmark(args.benchmark or _BENCHMARK_OF_SPACE[space.name], metric=args.metric, data_dir=args.data_dir)
+    n = len(bench) if args.train_size is None else args.train_size
+    if not 2 <= n <= len(bench):
+        raise ValueError(f"--train-size must be in [2, {len(bench)}], got {n}")
+    idx = np.random.RandomState(args.seed).permutation(len(bench))[:n]
+    return bench.space, [bench.archs[i] for i in idx], bench.y[idx]
+
+
+def _predictor_params(args: argparse.Namespace) -> dict:
+    params = {}
+    for name in ("epochs", "hidden_dim", "num_layers", "n_members", "lr", "loss", "device"):
+        value = getattr(args, name, None)
+        if value is not None:
+            params[name] = value
+    return params
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gnnnas.predictor import Predictor
+
+    space, archs, y = _training_data(args)
+    predictor = Predictor(space=space.name, seed=args.seed, verbose=True, **_predictor_params(args))
+    predictor.fit(archs, y)
+    predictor.save(args.out)
+    print(f"trained on {len(y)} {space.name} archs in {predictor.fit_seconds_:.1f} s -> {args.out}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+    import json
+
+    from gnnnas.predictor import Predictor
+
+    predictor = Predictor.load(args.checkpoint)
+    space = predictor.space_
+    if args.csv:
+        encodings, _ = _read_archs_csv(args.csv, args.arch_column, None)
+        archs = [space.parse(e) for e in encodings]
+    else:
+        bench = gnnnas.load_benchmark(args.benchmark or _BENCHMARK_OF_SPACE[space.name], data_dir=args.data_dir)
+        archs = bench.archs
+    start = time.perf_counter()
+    scores = predictor.predict(archs)
+    seconds = time.perf_counter() - start
+    formatted = [space.format(a) for a in archs]
+    rows = [{"arch": f if isinstance(f, str) else json.dumps(f), "score": float(s)} for f, s in zip(formatted, scores)]
+    if args.out.endswith(".json"):
+        with open(args.out, "w") as handle:
+            json.dump(rows, handle)
+    else:
+        with open(args.out, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["arch", "score"])
+            writer.writeheader()
+            writer.writerows(rows)
+    print(f"scored {len(rows)} archs in {seconds:.2f} s -> {args.out}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gnnnas import harness
+    from gnnnas.protocols import get_protocol
+
+    protocol = get_protocol(args.protocol or args.space)
+    models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs)
+    sizes = [int(s) for s in args.train_size.split(",")] if args.train_size else None
+    seeds = list(range(args.seeds))
+    bench = protocol.load(args.data_dir)
+    print(f"{protocol.name}: {protocol.description}")
+    print(f"{len(bench)} archs; seeds {seeds}; models {[m.name for m in models]}")
+
+    def show(r):
+        print(
+            f"  {r.model:18s} N={r.train_size:<5d} seed={r.seed} tau={r.kendall_tau:.4f} "
+            f"(test {r.test_size}; fit {r.fit_seconds:.1f} s, predict {r.predict_seconds:.2f} s)",
+            flush=True,
+        )
+
+    records = harness.run_protocol(protocol, models, seeds=seeds, train_sizes=sizes, bench=bench, on_record=show)
+    print()
+    print(harness.markdown_table(harness.summarise(records)))
+    if args.json or args.out_dir:
+        stem = Path(args.json).with_suffix("") if args.json else Path(args.out_dir) / f"{protocol.name.lower()}"
+        json_path, md_path = harness.write_results(stem, protocol, records, models)
+        print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--benchmark", default=None, help="benchmark to read archs from (default: the space's)")
+    p.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
+    p.add_argument("--csv", default=None, help="CSV file with native encodings (and labels) instead of a benchmark")
+    p.add_argument("--arch-column", default="arch", help="CSV column of native encodings (default: arch)")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the predictor's)")
+    p.add_argument("--hidden-dim", dest="hidden_dim", type=int, default=None)
+    p.add_argument("--num-layers", dest="num_layers", type=int, default=None)
+    p.add_argument("--n-members", dest="n_members", type=int, default=None, help="ensemble size")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--loss", default=None, help="ranking loss spec, e.g. pairwise_logistic or mse+listnet")
+    p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gnnnas", description=gnnnas.__doc__)
     parser.add_argument("--version", action="version", version=f"gnnnas {gnnnas.__version__}")
@@ -89,6 +233,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     spaces = sub.add_parser("spaces", help="list registered search spaces and benchmarks")
     spaces.set_defaults(func=_cmd_spaces)
+
+    train = sub.add_parser("train", help="fit a predictor and write a checkpoint")
+    train.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    _add_data_args(train)
+    train.add_argument("--metric", default=None, help="label column of the benchmark")
+    train.add_argument("--label-column", default="accuracy", help="CSV column of labels (default: accuracy)")
+    train.add_argument("--train-size", type=int, default=None, help="random subset of the benchmark (default: all)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", required=True, help="checkpoint path to write")
+    _add_model_args(train)
+    train.set_defaults(func=_cmd_train)
+
+    predict = sub.add_parser("predict", help="score architectures with a checkpoint")
+    predict.add_argument("checkpoint", help="file written by `gnnnas train` or Predictor.save")
+    _add_data_args(predict)
+    predict.add_argument("--out", required=True, help="output file: .csv or .json")
+    predict.set_defaults(func=_cmd_predict)
+
+    bench = sub.add_parser("bench", help="Kendall tau of our predictor and the baselines under a protocol")
+    bench.add_argument("--space", default="nasbench_graph",
+                       help="space whose standard protocol to run (default: nasbench_graph, needs no download)")
+    bench.add_argument("--protocol", default=None, help="protocol name, e.g. P201, P101, PDARTS, PVIT, PGRAPH-cora")
+    bench.add_argument("--train-size", default=None, help="comma-separated N values (default: the protocol's)")
+    bench.add_argument("--seeds", type=int, default=5, help="seeds 0..S-1 (default: 5)")
+    bench.add_argument("--models", default=None, help="comma-separated model names (default: all)")
+    bench.add_argument("--epochs", type=int, default=None, help="override training epochs of the GNN models")
+    bench.add_argument("--data-dir", default=None)
+    bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
+    bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 
@@ -97,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
+    except (ValueError, MissingDataError, ImportError) as error:
         print(f"gnnnas: error: {error}", file=sys.stderr)
         return 2
 

@@ -150,6 +150,22 @@ class ArchGraph:
         set_(self, "node_feature_names", tuple(self.node_feature_names))
         self._validate()
 
+    @classmethod
+    def _trusted(cls, topological_order: Sequence[int] | None = None, **fields: Any) -> ArchGraph:
+        """Build without validation, for spaces that fill a template validated once.
+
+        Fields must already have their final types (tuples of str / int pairs, float macro).
+        Internal: user code goes through the validating constructor.
+        """
+        graph = object.__new__(cls)
+        defaults = {"space": None, "cell": None, "cell_sequence": None, "node_features": None,
+                    "node_feature_names": (), "macro": {}}
+        for name, value in {**defaults, **fields}.items():
+            object.__setattr__(graph, name, value)
+        if topological_order is not None:
+            object.__setattr__(graph, "_topological_order", tuple(topological_order))
+        return graph
+
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
         n = len(self.ops)
@@ -240,6 +256,9 @@ class ArchGraph:
 
     def topological_order(self) -> list[int] | None:
         """Kahn's order (smallest index first); ``None`` when the graph has a cycle."""
+        cached = self.__dict__.get("_topological_order")
+        if cached is not None:
+            return list(cached)
         n = len(self.ops)
         indeg = [0] * n
         succs = self.successors()
@@ -255,7 +274,10 @@ class ArchGraph:
                 indeg[w] -= 1
                 if indeg[w] == 0:
                     ready.append(w)
-        return order if len(order) == n else None
+        if len(order) != n:
+            return None
+        object.__setattr__(self, "_topological_order", tuple(order))
+        return order
 
     def adjacency(self) -> np.ndarray:
         """Dense ``[n, n]`` 0/1 adjacency matrix (row = source)."""
@@ -308,20 +330,43 @@ class ArchGraph:
                     stack.append(w)
         return [from_input[i] and to_output[i] for i in range(n)]
 
-    def prune(self) -> ArchGraph:
-        """Drop dead computation: ``zero`` ops and nodes not on an input -> output path.
+    def reduced(self, prune: bool = True, contract_identities: bool = False) -> tuple[list[int], list[tuple[int, int]]]:
+        """Kept node indices and the edges between them (renumbered) after pruning/contraction.
 
-        Input and output nodes are always kept (so pruning a fully dead architecture yields
-        the empty computation). The result computes the same function as ``self``.
+        The cheap core of :meth:`prune` and :meth:`contract_identities`, without building a new
+        validated graph (the featuriser calls it for every architecture it sees).
         """
-        live = self.live_nodes()
-        keep = [i for i in range(self.num_nodes) if live[i] or self.ops[i] in (INPUT, OUTPUT)]
-        if len(keep) == self.num_nodes:
-            return self
+        n = self.num_nodes
+        keep_mask = [True] * n
+        edges = list(self.edges)
+        if prune:
+            live = self.live_nodes()
+            keep_mask = [live[i] or self.ops[i] in (INPUT, OUTPUT) for i in range(n)]
+            edges = [(s, d) for s, d in edges if live[s] and live[d]]
+        if contract_identities and self.vocab.identity:
+            identity = self.vocab.identity
+            preds: list[set[int]] = [set() for _ in range(n)]
+            succs: list[set[int]] = [set() for _ in range(n)]
+            for s, d in edges:
+                succs[s].add(d)
+                preds[d].add(s)
+            for v in self.topological_order() or ():
+                if not keep_mask[v] or self.ops[v] not in identity:
+                    continue
+                for p in preds[v]:
+                    succs[p].discard(v)
+                    succs[p].update(succs[v])
+                for q in succs[v]:
+                    preds[q].discard(v)
+                    preds[q].update(preds[v])
+                preds[v], succs[v] = set(), set()
+                keep_mask[v] = False
+            edges = [(s, d) for s in range(n) if keep_mask[s] for d in succs[s]]
+        keep = [i for i in range(n) if keep_mask[i]]
         remap = {old: new for new, old in enumerate(keep)}
-        edges = [
-            (remap[s], remap[d]) for s, d in self.edges if live[s] and live[d]
-        ]
+        return keep, sorted((remap[s], remap[d]) for s, d in edges)
+
+    def _subgraph(self, keep: list[int], edges: list[tuple[int, int]]) -> ArchGraph:
         return ArchGraph(
             ops=[self.ops[i] for i in keep],
             edges=edges,
@@ -333,6 +378,17 @@ class ArchGraph:
             node_feature_names=self.node_feature_names,
             macro=self.macro,
         )
+
+    def prune(self) -> ArchGraph:
+        """Drop dead computation: ``zero`` ops and nodes not on an input -> output path.
+
+        Input and output nodes are always kept (so pruning a fully dead architecture yields
+        the empty computation). The result computes the same function as ``self``.
+        """
+        keep, edges = self.reduced(prune=True)
+        if len(keep) == self.num_nodes:
+            return self
+        return self._subgraph(keep, edges)
 
     def contract_identities(self) -> ArchGraph:
         """Remove ``identity`` op nodes, wiring their predecessors to their successors.
@@ -342,35 +398,10 @@ class ArchGraph:
         through identities become one edge, so ``f(x) + f(x)`` of a shared ``f`` loses its
         multiplicity.)
         """
-        identity = self.vocab.identity
-        if not any(op in identity for op in self.ops):
+        if not any(op in self.vocab.identity for op in self.ops):
             return self
-        preds = [set(p) for p in self.predecessors()]
-        succs = [set(s) for s in self.successors()]
-        for v in self.topological_order() or ():
-            if self.ops[v] not in identity:
-                continue
-            for p in preds[v]:
-                succs[p].discard(v)
-                succs[p].update(succs[v])
-            for s in succs[v]:
-                preds[s].discard(v)
-                preds[s].update(preds[v])
-            preds[v], succs[v] = set(), set()
-        keep = [i for i, op in enumerate(self.ops) if op not in identity]
-        remap = {old: new for new, old in enumerate(keep)}
-        edges = sorted((remap[s], remap[d]) for s in keep for d in succs[s])
-        return ArchGraph(
-            ops=[self.ops[i] for i in keep],
-            edges=edges,
-            vocab=self.vocab,
-            space=self.space,
-            cell=None if self.cell is None else [self.cell[i] for i in keep],
-            cell_sequence=self.cell_sequence,
-            node_features=None if self.node_features is None else self.node_features[keep],
-            node_feature_names=self.node_feature_names,
-            macro=self.macro,
-        )
+        keep, edges = self.reduced(prune=False, contract_identities=True)
+        return self._subgraph(keep, edges)
 
     def _op_label(self, v: int) -> str:
         """Op name plus whatever else changes what node ``v`` computes (features, cell)."""

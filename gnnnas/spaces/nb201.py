@@ -41,6 +41,23 @@ _TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(\d+)$")
 _KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 
 
+_TEMPLATE: list[ArchGraph] = []
+
+
+def _template() -> ArchGraph:
+    """The validated wiring shared by all NB201 cells (all-conv cell)."""
+    if not _TEMPLATE:
+        ops, edges, _ = edge_cell_to_nodes(
+            num_inputs=1,
+            edge_ops=[(s, d, "nor_conv_3x3") for s, d in NB201_EDGES],
+            output_tensors=[3],
+        )
+        graph = ArchGraph(ops=ops, edges=edges, vocab=_VOCAB, space="nb201")
+        assert graph.topological_order() == list(range(8))
+        _TEMPLATE.append(graph)
+    return _TEMPLATE[0]
+
+
 @register_space("nb201")
 class NB201Space(SearchSpace):
     """NAS-Bench-201 cells; macro skeleton of the CIFAR network (``num_classes`` for params)."""
@@ -117,13 +134,15 @@ class NB201Space(SearchSpace):
 
     # -------------------------------------------------------------- graph
     def _build(self, edge_ops: tuple[str, ...]) -> ArchGraph:
-        ops, edges, _ = edge_cell_to_nodes(
-            num_inputs=1,
-            edge_ops=[(s, d, op) for (s, d), op in zip(NB201_EDGES, edge_ops)],
-            output_tensors=[3],
-        )
-        return ArchGraph(
-            ops=ops, edges=edges, vocab=_VOCAB, space=self.name, macro=self.macro_features(edge_ops)
+        # Every NB201 cell has the same wiring: validate it once, then fill in the ops.
+        template = _template()
+        return ArchGraph._trusted(
+            topological_order=range(8),
+            ops=("input", *edge_ops, "output"),
+            edges=template.edges,
+            vocab=_VOCAB,
+            space=self.name,
+            macro={k: float(v) for k, v in self.macro_features(edge_ops).items()},
         )
 
     def macro_features(self, edge_ops: Sequence[str]) -> dict[str, float]:

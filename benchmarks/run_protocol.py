@@ -1,0 +1,68 @@
+"""Kendall tau of our predictor, its ablations and the baselines under one protocol.
+
+    python benchmarks/run_protocol.py --protocol P201 --seeds 5
+    python benchmarks/run_protocol.py --protocol P201 --models gnnnas,random-forest --sizes 78,156
+
+Results go to benchmarks/results/<protocol>.json and .md. Records of an earlier run of the same
+protocol are kept unless this run measured the same (model, N, seed) again, so a table can be
+filled in several runs (each record keeps its own timings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from gnnnas import harness
+from gnnnas.protocols import get_protocol
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protocol", required=True)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--models", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--sizes", default=None, help="comma-separated train sizes (default: the protocol's)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default=None, help="output stem (default: benchmarks/results/<protocol>)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    protocol = get_protocol(args.protocol)
+    models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs)
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
+    stem = Path(args.out) if args.out else RESULTS / protocol.name.lower()
+
+    def show(r):
+        print(f"{r.model:20s} N={r.train_size:<5d} seed={r.seed} tau={r.kendall_tau:.4f} "
+              f"fit={r.fit_seconds:.1f}s predict={r.predict_seconds:.2f}s", flush=True)
+
+    records = harness.run_protocol(protocol, models, seeds=range(args.seeds), train_sizes=sizes,
+                                   data_dir=args.data_dir, on_record=show)
+    old_path = stem.with_suffix(".json")
+    descriptions = {m.name: m for m in models}
+    if old_path.is_file():
+        old = json.loads(old_path.read_text())
+        fresh = {(r.model, r.train_size, r.seed) for r in records}
+        kept = [harness.Record(**r) for r in old["records"] if (r["model"], r["train_size"], r["seed"]) not in fresh]
+        records = kept + records
+        for name, text in old.get("models", {}).items():
+            descriptions.setdefault(name, harness.ModelSpec(name, None, text))
+    order = {m.name: i for i, m in enumerate(harness.default_models())}
+    records.sort(key=lambda r: (order.get(r.model, 99), r.model, r.train_size, r.seed))
+    all_models = sorted(descriptions.values(), key=lambda m: order.get(m.name, 99))
+    json_path, md_path = harness.write_results(stem, protocol, records, all_models)
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

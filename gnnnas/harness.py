@@ -1,0 +1,248 @@
+"""The Kendall tau harness: models x protocol x train sizes x seeds, same splits for every model.
+
+Used by ``gnnnas bench`` and the scripts in ``benchmarks/``. Every record names the protocol,
+seed, train size, test-set size and wall times, so each number in a report can be traced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnnnas import metrics
+from gnnnas.data.benchmark import Benchmark
+from gnnnas.data.paths import atomic_write
+from gnnnas.protocols import Protocol
+
+__all__ = ["ModelSpec", "Record", "run_protocol", "summarise", "write_results", "markdown_table", "default_models"]
+
+#: ``factory(space_name, seed) -> estimator`` with ``fit(archs, y)`` and ``predict(archs)``.
+Factory = Callable[[str, int], Any]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    factory: Factory
+    description: str = ""
+
+
+@dataclass
+class Record:
+    protocol: str
+    model: str
+    train_size: int
+    seed: int
+    test_size: int
+    kendall_tau: float
+    spearman: float
+    precision_at_5pct: float
+    fit_seconds: float
+    predict_seconds: float
+
+
+def run_protocol(
+    protocol: Protocol,
+    models: Sequence[ModelSpec],
+    seeds: Iterable[int] = range(5),
+    train_sizes: Sequence[int] | None = None,
+    data_dir: str | os.PathLike | None = None,
+    bench: Benchmark | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> list[Record]:
+    """Fit and score every model on every (train size, seed) split of ``protocol``."""
+    bench = bench if bench is not None else protocol.load(data_dir)
+    truth = protocol.truth(bench)
+    sizes = tuple(train_sizes) if train_sizes else protocol.resolve_sizes(len(bench))
+    records = []
+    for size in sizes:
+        for seed in seeds:
+            split = protocol.split(len(bench), size, seed)
+            train_archs = [bench.archs[i] for i in split.train]
+            test_archs = [bench.archs[i] for i in split.test]
+            for spec in models:
+                model = spec.factory(bench.space.name, seed)
+                start = time.perf_counter()
+                model.fit(train_archs, bench.y[split.train])
+                fit_s = time.perf_counter() - start
+                start = time.perf_counter()
+                pred = model.predict(test_archs)
+                predict_s = time.perf_counter() - start
+                y_test = truth[split.test]
+                record = Record(
+                    protocol=protocol.name,
+                    model=spec.name,
+                    train_size=size,
+                    seed=seed,
+                    test_size=len(split.test),
+                    kendall_tau=metrics.kendall_tau(y_test, pred),
+                    spearman=metrics.spearman(y_test, pred),
+                    precision_at_5pct=metrics.precision_at_k(y_test, pred, 0.05),
+                    fit_seconds=fit_s,
+                    predict_seconds=predict_s,
+                )
+                records.append(record)
+                if on_record is not None:
+                    on_record(record)
+    return records
+
+
+def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """Mean and std over seeds per (protocol, model, train size)."""
+    groups: dict[tuple[str, str, int], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r.protocol, r.model, r.train_size), []).append(r)
+    out = []
+    for (protocol, model, size), rs in groups.items():
+        tau = np.array([r.kendall_tau for r in rs])
+        out.append(
+            {
+                "protocol": protocol,
+                "model": model,
+                "train_size": size,
+                "seeds": [r.seed for r in rs],
+                "test_size": rs[0].test_size,
+                "kendall_tau_mean": float(tau.mean()),
+                "kendall_tau_std": float(tau.std()),
+                "spearman_mean": float(np.mean([r.spearman for r in rs])),
+                "precision_at_5pct_mean": float(np.mean([r.precision_at_5pct for r in rs])),
+                "fit_seconds_mean": float(np.mean([r.fit_seconds for r in rs])),
+                "predict_seconds_mean": float(np.mean([r.predict_seconds for r in rs])),
+            }
+        )
+    return out
+
+
+def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
+    """Kendall tau (mean ± std over seeds) with models as rows and train sizes as columns."""
+    lines = []
+    for protocol in dict.fromkeys(s["protocol"] for s in summary):
+        rows = [s for s in summary if s["protocol"] == protocol]
+        sizes = sorted({s["train_size"] for s in rows})
+        models = list(dict.fromkeys(s["model"] for s in rows))
+        lines.append(f"**{protocol}** (Kendall tau-b, mean ± std over seeds; test-set size in brackets)\n")
+        lines.append("| model | " + " | ".join(str(n) for n in sizes) + " |")
+        lines.append("| --- |" + " --- |" * len(sizes))
+        for model in models:
+            cells = []
+            for n in sizes:
+                match = [s for s in rows if s["model"] == model and s["train_size"] == n]
+                if match:
+                    s = match[0]
+                    cells.append(f"{s['kendall_tau_mean']:.3f} ± {s['kendall_tau_std']:.3f} ({s['test_size']})")
+                else:
+                    cells.append("")
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append("| model | N | seeds | Spearman | P@5% | fit s | predict s |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for s in rows:
+            lines.append(
+                f"| {s['model']} | {s['train_size']} | {len(s['seeds'])} | {s['spearman_mean']:.3f} | "
+                f"{s['precision_at_5pct_mean']:.3f} | {s['fit_seconds_mean']:.2f} | {s['predict_seconds_mean']:.2f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def environment() -> dict[str, Any]:
+    import torch
+
+    import gnnnas
+
+    return {
+        "gnnnas": gnnnas.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def write_results(
+    path_stem: str | os.PathLike,
+    protocol: Protocol,
+    records: Sequence[Record],
+    models: Sequence[ModelSpec],
+    extra: dict[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``<stem>.json`` (every record + summary + environment) and ``<stem>.md``."""
+    stem = Path(path_stem)
+    summary = summarise(records)
+    payload = {
+        "protocol": asdict(protocol) | {"train_sizes": list(protocol.train_sizes)},
+        "models": {m.name: m.description for m in models},
+        "environment": environment(),
+        "summary": summary,
+        "records": [asdict(r) for r in records],
+    }
+    if extra:
+        payload.update(extra)
+    json_path = stem.with_suffix(".json")
+    md_path = stem.with_suffix(".md")
+    with atomic_write(json_path, "w") as handle:
+        json.dump(payload, handle, indent=1, default=_plain)
+    header = [
+        f"# {protocol.name}: {protocol.description}",
+        "",
+        f"Split: numpy RandomState(seed).permutation, first N train; test on {protocol.test_on}. "
+        f"Environment: {payload['environment']}.",
+        "",
+        "Models:",
+        *[f"- **{m.name}**: {m.description}" for m in models],
+        "",
+    ]
+    with atomic_write(md_path, "w") as handle:
+        handle.write("\n".join(header) + "\n" + markdown_table(summary) + "\n")
+    return json_path, md_path
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+def default_models(names: Sequence[str] | None = None, epochs: int | None = None) -> list[ModelSpec]:
+    """Our predictor, its ablations and the baselines, by name."""
+    from gnnnas import baselines
+    from gnnnas.predictor import Predictor
+
+    over = {} if epochs is None else {"epochs": epochs}
+
+    def ours(**kw):
+        return lambda space, seed: Predictor(space=space, seed=seed, **{**over, **kw})
+
+    specs = [
+        ModelSpec("gnnnas", ours(), "our predictor, default hyperparameters"),
+        ModelSpec("gnnnas-no-global", ours(use_global_node=False, readout="mean"), "ablation: no global macro node"),
+        ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
+        ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),
+        ModelSpec("np-gcn", lambda space, seed: baselines.np_gcn(space, seed, **over),
+                  "Wen et al. neural predictor: two-direction GCN, raw graphs, no global node, MSE"),
+        ModelSpec("random-forest", baselines.random_forest, "scikit-learn random forest (200 trees) on one-hot ops + adjacency"),
+        ModelSpec("random-forest-macro", lambda space, seed: baselines.random_forest(space, seed, include_macro=True),
+                  "random forest on one-hot ops + adjacency + the global node's macro features (params, FLOPs, depth...)"),
+        ModelSpec("gradient-boosting", baselines.gradient_boosting,
+                  "scikit-learn gradient boosting (300 trees, depth 3) on one-hot ops + adjacency"),
+    ]
+    if names is None:
+        return specs
+    known = {s.name: s for s in specs}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; known: {list(known)}")
+    return [known[n] for n in names]

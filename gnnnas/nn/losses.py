@@ -1,0 +1,82 @@
+"""Ranking losses for accuracy predictors.
+
+Scores only need the right *order*, so pairwise and listwise losses usually beat plain MSE at
+few labels; they are combinable (``"mse+pairwise_logistic"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["mse_loss", "pairwise_logistic_loss", "pairwise_hinge_loss", "listnet_loss", "ranking_loss", "RANKING_LOSSES"]
+
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(pred, target)
+
+
+def _pairs(pred: torch.Tensor, target: torch.Tensor):
+    diff_t = target[:, None] - target[None, :]
+    diff_p = pred[:, None] - pred[None, :]
+    valid = diff_t > 0  # each unordered pair once, ties skipped
+    return diff_p[valid], diff_t[valid]
+
+
+def pairwise_logistic_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """RankNet: ``log(1 + exp(-(s_i - s_j)))`` over all pairs with ``y_i > y_j``."""
+    dp, _ = _pairs(pred, target)
+    if dp.numel() == 0:
+        return pred.sum() * 0.0
+    return F.softplus(-dp).mean()
+
+
+def pairwise_hinge_loss(pred: torch.Tensor, target: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
+    """``max(0, margin - (s_i - s_j))`` over all pairs with ``y_i > y_j``."""
+    dp, _ = _pairs(pred, target)
+    if dp.numel() == 0:
+        return pred.sum() * 0.0
+    return F.relu(margin - dp).mean()
+
+
+def listnet_loss(pred: torch.Tensor, target: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """ListNet top-one cross-entropy between softmax(target) and softmax(pred)."""
+    p_true = torch.softmax(target / temperature, dim=0)
+    return -(p_true * torch.log_softmax(pred / temperature, dim=0)).sum()
+
+
+RANKING_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": mse_loss,
+    "pairwise_logistic": pairwise_logistic_loss,
+    "pairwise_hinge": pairwise_hinge_loss,
+    "listnet": listnet_loss,
+}
+
+
+def parse_loss_spec(spec: str) -> list[tuple[str, float]]:
+    """``"mse+0.5*pairwise_logistic"`` -> ``[("mse", 1.0), ("pairwise_logistic", 0.5)]``."""
+    terms = []
+    for part in spec.replace(" ", "").split("+"):
+        weight, _, name = part.rpartition("*")
+        if name not in RANKING_LOSSES:
+            raise ValueError(f"unknown ranking loss {name!r} in {spec!r}; known: {sorted(RANKING_LOSSES)}")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            raise ValueError(f"bad weight {weight!r} in loss spec {spec!r}") from None
+        terms.append((name, w))
+    if not terms:
+        raise ValueError("empty loss spec")
+    return terms
+
+
+def ranking_loss(spec: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A loss function for a spec such as ``"mse+pairwise_logistic"``."""
+    terms = parse_loss_spec(spec)
+
+    def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return sum(w * RANKING_LOSSES[name](pred, target) for name, w in terms)
+
+    return loss

@@ -1,0 +1,133 @@
+"""Evaluation protocols: which benchmark, which labels, which splits (DESIGN.md section 3).
+
+A protocol fixes everything a reported Kendall tau depends on except the model: the benchmark
+and label column, the training-set sizes, how a seed turns into a split
+(``numpy.random.RandomState(seed).permutation``; the first N rows train), and which rows are
+tested (all archs, or all the others).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gnnnas.data.benchmark import Benchmark, load_benchmark
+
+__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "Split"]
+
+
+@dataclass(frozen=True)
+class Split:
+    seed: int
+    train: np.ndarray
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One evaluation protocol.
+
+    Attributes:
+        name: e.g. ``"P201"``.
+        benchmark: ``load_benchmark`` name.
+        metric: label column used for training *and* as truth (unless ``truth_metric``).
+        train_sizes: the N values of the protocol.
+        test_on: ``"all"`` (tau over every arch, training archs included, as in P201) or
+            ``"rest"`` (tau over the archs not used for training).
+        truth_metric: ground-truth column when training labels are a different (e.g.
+            low-fidelity) column.
+        description: one line for reports.
+    """
+
+    name: str
+    benchmark: str
+    metric: str | None
+    train_sizes: tuple[int, ...]
+    test_on: str = "rest"
+    truth_metric: str | None = None
+    description: str = ""
+    options: dict = field(default_factory=dict)
+
+    def load(self, data_dir: str | os.PathLike | None = None) -> Benchmark:
+        return load_benchmark(self.benchmark, metric=self.metric, data_dir=data_dir, **self.options)
+
+    def truth(self, bench: Benchmark) -> np.ndarray:
+        return bench.y if self.truth_metric is None else np.asarray(bench.extra[self.truth_metric], dtype=float)
+
+    def resolve_sizes(self, n_total: int) -> tuple[int, ...]:
+        """Train sizes as counts (fractions < 1 are taken of the benchmark size)."""
+        return tuple(int(round(s * n_total)) if isinstance(s, float) and s < 1 else int(s) for s in self.train_sizes)
+
+    def split(self, n_total: int, train_size: int, seed: int) -> Split:
+        if not 2 <= train_size < n_total:
+            raise ValueError(f"{self.name}: train size must be in [2, {n_total - 1}], got {train_size}")
+        perm = np.random.RandomState(seed).permutation(n_total)
+        train = perm[:train_size]
+        test = np.arange(n_total) if self.test_on == "all" else np.sort(perm[train_size:])
+        return Split(seed=seed, train=train, test=test)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in [
+        Protocol(
+            "P201", "nb201", "cifar10", (39, 78, 156, 469, 781, 1563), test_on="all",
+            description="NB201 CIFAR-10 200-epoch test accuracy; tau over all 15,625 archs",
+        ),
+        Protocol(
+            "P201-C100", "nb201", "cifar100", (39, 78, 156, 469, 781, 1563), test_on="all",
+            description="NB201 CIFAR-100 200-epoch test accuracy; tau over all 15,625 archs",
+        ),
+        Protocol(
+            "P201-IN16", "nb201", "imagenet16", (39, 78, 156, 469, 781, 1563), test_on="all",
+            description="NB201 ImageNet16-120 200-epoch test accuracy; tau over all 15,625 archs",
+        ),
+        Protocol(
+            "P201-LF", "nb201", "cifar10_valid_12ep", (39, 78, 156, 469, 781, 1563), test_on="all",
+            truth_metric="cifar10",
+            description="NB201: train on 12-epoch CIFAR-10 valid accuracy, tau vs 200-epoch test over all archs",
+        ),
+        Protocol(
+            "P101", "nb101", "val_acc_108", (100, 172, 424, 4236), test_on="rest",
+            description="NB101 20,001 hash-keyed cells, 108-epoch validation accuracy (one repeat); tau over the rest",
+        ),
+        Protocol(
+            "P101-500", "nb101_500", "val_accuracy", (100, 172, 424), test_on="rest",
+            description="NB101 500 NASLib cells, validation accuracy; tau over the rest",
+        ),
+        Protocol(
+            "PDARTS", "darts", "val_accuracy", (100, 200, 400), test_on="rest",
+            description="725 DARTS cells (NB301 style), validation accuracy; tau over the rest",
+        ),
+        Protocol(
+            "PVIT", "vit", "c100_kd_acc", (20, 50, 100), test_on="rest",
+            description="200 AutoFormer-Ti subnets, CIFAR-100 kd accuracy; tau over the rest",
+        ),
+    ]
+}
+
+#: NAS-Bench-Graph data sets, each its own protocol (1% and 5% of 26,206 archs).
+for _dataset in ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv"):
+    PROTOCOLS[f"PGRAPH-{_dataset}"] = Protocol(
+        f"PGRAPH-{_dataset}", "nasbench_graph", _dataset, (262, 1310), test_on="rest",
+        description=f"NAS-Bench-Graph {_dataset} test performance, N = 1% / 5% of 26,206; tau over the rest",
+    )
+
+#: Short names accepted by ``gnnnas bench --space``.
+DEFAULT_PROTOCOL_OF_SPACE = {
+    "nb201": "P201",
+    "nb101": "P101",
+    "darts": "PDARTS",
+    "vit": "PVIT",
+    "nasbench_graph": "PGRAPH-cora",
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    key = DEFAULT_PROTOCOL_OF_SPACE.get(name, name)
+    try:
+        return PROTOCOLS[key]
+    except KeyError:
+        raise ValueError(f"unknown protocol {name!r}; known: {sorted(PROTOCOLS)}") from None

@@ -1,0 +1,69 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import gnnnas
+from gnnnas.cli import main
+
+
+def write_csv(path, space, n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    archs = [space.sample(rng) for _ in range(n)]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["arch", "accuracy"])
+        for a in archs:
+            writer.writerow([space.format(a), a.prune().num_parametric_ops + rng.normal(0, 0.1)])
+    return archs
+
+
+def test_info_and_spaces(capsys):
+    assert main(["info", "--space", "nb201", "--data-dir", "/nonexistent"]) == 0
+    out = capsys.readouterr().out
+    assert "15625 archs, 4930 functionally distinct" in out and "not available here" in out
+    assert main(["spaces"]) == 0
+    assert "nb101" in capsys.readouterr().out
+
+
+def test_train_predict_roundtrip_on_csv(tmp_path, capsys):
+    space = gnnnas.get_space("nb201")
+    write_csv(tmp_path / "train.csv", space)
+    ckpt = tmp_path / "model.gnnnas"
+    assert main(["train", "--space", "nb201", "--csv", str(tmp_path / "train.csv"), "--out", str(ckpt),
+                 "--epochs", "2", "--hidden-dim", "16"]) == 0
+    assert ckpt.is_file()
+    write_csv(tmp_path / "new.csv", space, n=10, seed=1)
+    out_json = tmp_path / "scores.json"
+    assert main(["predict", str(ckpt), "--csv", str(tmp_path / "new.csv"), "--out", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())
+    assert len(rows) == 10 and all(np.isfinite(r["score"]) for r in rows)
+    expected = gnnnas.Predictor.load(ckpt).predict([r["arch"] for r in rows])
+    np.testing.assert_allclose([r["score"] for r in rows], expected)
+    out_csv = tmp_path / "scores.csv"
+    assert main(["predict", str(ckpt), "--csv", str(tmp_path / "new.csv"), "--out", str(out_csv)]) == 0
+    assert len(list(csv.DictReader(open(out_csv)))) == 10
+
+
+def test_cli_errors(tmp_path, capsys):
+    (tmp_path / "bad.csv").write_text("model,acc\nx,1\n")
+    assert main(["train", "--csv", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "m")]) == 2
+    assert "no column 'arch'" in capsys.readouterr().err
+    assert main(["info", "--space", "nope"]) == 2
+    assert main(["bench", "--protocol", "P999"]) == 2
+    assert "unknown protocol" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+
+
+def test_bench_on_nasbench_graph(tmp_path, capsys):
+    pytest.importorskip("nas_bench_graph") if __import__("os").environ.get("CI") != "true" else None
+    out = tmp_path / "pgraph.json"
+    assert main(["bench", "--protocol", "PGRAPH-cora", "--train-size", "60", "--seeds", "1",
+                 "--models", "random-forest", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["summary"][0]["test_size"] == 26_206 - 60
+    assert payload["summary"][0]["kendall_tau_mean"] > 0.2
+    assert (tmp_path / "pgraph.md").is_file()
+    assert "PGRAPH-cora" in capsys.readouterr().out

@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+
+import gnnnas
+from gnnnas import harness
+from gnnnas.data.benchmark import Benchmark
+from gnnnas.protocols import Protocol
+
+
+def toy_bench(n=120):
+    space = gnnnas.get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(n)]
+    y = np.array([a.prune().num_parametric_ops for a in archs], dtype=float) + rng.normal(0, 0.1, n)
+    return Benchmark("toy", space, "y", archs, y, [space.format(a) for a in archs])
+
+
+def test_run_summarise_and_write(tmp_path):
+    bench = toy_bench()
+    protocol = Protocol("PTOY", "toy", None, (30, 60), test_on="rest", description="toy")
+    models = [
+        harness.ModelSpec("rf", gnnnas.baselines.random_forest, "random forest"),
+        harness.ModelSpec("np", lambda s, seed: gnnnas.baselines.np_gcn(s, seed, epochs=2, hidden_dim=8), "gcn"),
+    ]
+    seen = []
+    records = harness.run_protocol(protocol, models, seeds=range(2), bench=bench, on_record=seen.append)
+    assert len(records) == len(seen) == 2 * 2 * 2
+    rf = [r for r in records if r.model == "rf" and r.train_size == 60]
+    assert all(r.test_size == 60 for r in rf)
+    assert all(r.kendall_tau > 0.4 for r in rf)  # the label is a simple function of the graph
+    summary = harness.summarise(records)
+    assert len(summary) == 4
+    s = next(x for x in summary if x["model"] == "rf" and x["train_size"] == 30)
+    assert s["seeds"] == [0, 1]
+    assert np.isclose(s["kendall_tau_mean"], np.mean([r.kendall_tau for r in records if r.model == "rf" and r.train_size == 30]))
+    json_path, md_path = harness.write_results(tmp_path / "ptoy", protocol, records, models)
+    payload = json.loads(json_path.read_text())
+    assert len(payload["records"]) == 8 and payload["protocol"]["name"] == "PTOY"
+    assert "environment" in payload and payload["environment"]["gnnnas"] == gnnnas.__version__
+    table = md_path.read_text()
+    assert "| rf |" in table and "PTOY" in table
+
+
+def test_default_models_names():
+    names = [m.name for m in harness.default_models()]
+    assert names[0] == "gnnnas" and "random-forest" in names and "np-gcn" in names
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown models"):
+        harness.default_models(["nope"])
