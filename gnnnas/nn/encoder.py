@@ -84,7 +84,9 @@ class ArchEncoder(nn.Module):
         cell_context: HyperNAS cell-to-cell context for graphs with several cells.
         cell_sequence: macro order of the cells (e.g. ``(0, 0, 1, 0, 0, 1, 0, 0)``); needed for
             ``cell_context``.
-        readout: ``"global"`` (global node), ``"mean"`` (mean of DAG nodes) or ``"both"``.
+        readout: ``"+"``-joined parts among ``global`` (the global node), ``mean`` and ``sum``
+            (of the DAG nodes; ``sum`` keeps the graph size, which ``mean`` loses);
+            ``"both"`` means ``"global+mean"``.
     """
 
     def __init__(
@@ -104,10 +106,12 @@ class ArchEncoder(nn.Module):
         if global_mode not in ("branch", "edges", "readout"):
             raise ValueError(f"global_mode must be 'branch', 'edges' or 'readout', got {global_mode!r}")
         self.global_mode = global_mode
-        if readout not in ("global", "mean", "both"):
-            raise ValueError(f"readout must be 'global', 'mean' or 'both', got {readout!r}")
-        if readout == "global" and not use_global_node:
+        parts = ["global", "mean"] if readout == "both" else readout.split("+")
+        if not parts or any(p not in ("global", "mean", "sum") for p in parts) or len(set(parts)) != len(parts):
+            raise ValueError(f"readout must join 'global', 'mean' and 'sum' with '+' (or be 'both'), got {readout!r}")
+        if "global" in parts and not use_global_node:
             raise ValueError("readout='global' needs use_global_node=True")
+        self.readout_parts = tuple(parts)
         self.input = nn.Linear(in_dim, hidden_dim)
         self.layers = nn.ModuleList(DirectedGCNLayer(hidden_dim, hidden_dim, aggr) for _ in range(num_layers))
         self.dropout = nn.Dropout(dropout)
@@ -118,7 +122,7 @@ class ArchEncoder(nn.Module):
         self.context = nn.Linear(hidden_dim, hidden_dim) if cell_context else None
         self.readout = readout
         self.hidden_dim = hidden_dim
-        self.out_dim = hidden_dim * (2 if readout == "both" else 1)
+        self.out_dim = hidden_dim * len(parts)
 
     # ------------------------------------------------------------------ helpers
     def _operators(self, adj: torch.Tensor, mask: torch.Tensor):
@@ -175,10 +179,13 @@ class ArchEncoder(nn.Module):
             h = self._propagate(h0, a_fwd, a_bwd, g, mask)
             pooled = self._mean_pool(h, dag_mask)
         parts = []
-        if self.readout in ("global", "both"):
-            parts.append(h[:, 0] if self.use_global_node else torch.zeros_like(pooled))
-        if self.readout in ("mean", "both"):
-            parts.append(pooled)
+        for part in self.readout_parts:
+            if part == "global":
+                parts.append(h[:, 0])
+            elif part == "mean":
+                parts.append(pooled)
+            else:
+                parts.append((h * dag_mask[..., None].to(h.dtype)).sum(1))
         return h, torch.cat(parts, -1)
 
     def _encode_cell_sequence(self, h0, a_fwd, a_bwd, g, cell, mask):
