@@ -3,7 +3,7 @@ import json
 import numpy as np
 
 import gnnnas
-from gnnnas import harness
+from gnnnas import baselines, harness
 from gnnnas.data.benchmark import Benchmark
 from gnnnas.protocols import Protocol
 
@@ -20,8 +20,8 @@ def test_run_summarise_and_write(tmp_path):
     bench = toy_bench()
     protocol = Protocol("PTOY", "toy", None, (30, 60), test_on="rest", description="toy")
     models = [
-        harness.ModelSpec("rf", gnnnas.baselines.random_forest, "random forest"),
-        harness.ModelSpec("np", lambda s, seed: gnnnas.baselines.np_gcn(s, seed, epochs=2, hidden_dim=8), "gcn"),
+        harness.ModelSpec("rf", baselines.random_forest, "random forest"),
+        harness.ModelSpec("np", lambda s, seed: baselines.np_gcn(s, seed, epochs=2, hidden_dim=8), "gcn"),
     ]
     seen = []
     records = harness.run_protocol(protocol, models, seeds=range(2), bench=bench, on_record=seen.append)
