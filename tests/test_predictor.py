@@ -178,3 +178,19 @@ def test_small_real_fit_beats_constant(nb201):
     tau = p.score([nb201.archs[i] for i in test], nb201.y[test])
     # a constant predictor has tau 0 (undefined, treated as 0); random forests reach ~.5 here
     assert tau > 0.45
+
+
+def test_node_features_are_standardised_and_saved(tmp_path):
+    """ViT node features are widths in the hundreds: unscaled they killed every ReLU and the
+    predictor returned one constant score (seen on PVIT)."""
+    space = gnnnas.get_space("vit")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(40)]
+    y = np.array([a.macro["depth"] + 0.001 * a.macro["params"] / 1e6 for a in archs])
+    p = Predictor(space="vit", epochs=20, hidden_dim=16, num_layers=2, seed=0).fit(archs, y)
+    batch = p.featurizer_.transform(archs)
+    assert float(batch.x.abs().max()) < 20
+    scores = p.predict(archs)
+    assert np.unique(scores).size > 10
+    p.save(tmp_path / "vit.gnnnas")
+    np.testing.assert_array_equal(Predictor.load(tmp_path / "vit.gnnnas").predict(archs), scores)

@@ -124,6 +124,8 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
     )
     featurizer.macro_mean_ = np.asarray(f["macro_mean"], dtype=np.float32)
     featurizer.macro_std_ = np.asarray(f["macro_std"], dtype=np.float32)
+    featurizer.node_mean_ = np.asarray(f["node_mean"], dtype=np.float32)
+    featurizer.node_std_ = np.asarray(f["node_std"], dtype=np.float32)
     predictor.space_ = space_obj
     predictor.featurizer_ = featurizer
     predictor.y_mean_ = state["y_mean"]

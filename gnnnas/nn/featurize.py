@@ -66,8 +66,8 @@ class GraphFeaturizer:
         prune: drop dead operations first (computationally identical archs get identical graphs).
         contract_identities: also remove identity ops (``skip_connect``), wiring around them.
 
-    ``fit`` learns the mean/std of the (log-scaled) macro features so the global node's inputs
-    are standardised; ``transform`` may be called on any archs of the space afterwards.
+    ``fit`` learns the mean/std of the (log-scaled) macro features and of the node features so
+    the inputs are standardised; ``transform`` may be called on any archs of the space afterwards.
     """
 
     def __init__(
@@ -85,6 +85,8 @@ class GraphFeaturizer:
         self.contract_identities = contract_identities
         self.macro_mean_ = np.zeros(len(self.macro_names), dtype=np.float32)
         self.macro_std_ = np.ones(len(self.macro_names), dtype=np.float32)
+        self.node_mean_ = np.zeros(self.node_feature_dim, dtype=np.float32)
+        self.node_std_ = np.ones(self.node_feature_dim, dtype=np.float32)
 
     # ------------------------------------------------------------------ columns
     @property
@@ -123,6 +125,13 @@ class GraphFeaturizer:
             self.macro_mean_ = macro.mean(0).astype(np.float32)
             std = macro.std(0)
             self.macro_std_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        if self.node_feature_dim:
+            # raw node features can be in the hundreds (ViT widths): standardise them, or the
+            # first layer saturates and ReLUs die
+            feats = np.concatenate([self._raw(a)[2] for a in archs]).astype(np.float64)
+            self.node_mean_ = feats.mean(0).astype(np.float32)
+            std = feats.std(0)
+            self.node_std_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
         return self
 
     def _label_mask(self, ops: np.ndarray, labels) -> np.ndarray:
@@ -220,7 +229,7 @@ class GraphFeaturizer:
         if self.node_feature_dim:
             feats_raw = np.zeros((b, n_raw, self.node_feature_dim), dtype=np.float32)
             feats_raw[graph_of_node, node_pos] = np.concatenate([r[2] for r in raws])
-            x[gi, pos, f0:m0] = feats_raw[gi, vi]
+            x[gi, pos, f0:m0] = (feats_raw[gi, vi] - self.node_mean_) / self.node_std_
         gs, ss, ds = np.nonzero(adj_raw & keep[:, :, None] & keep[:, None, :])
         adj[gs, new_pos[gs, ss], new_pos[gs, ds]] = 1.0
         if self.macro_names:
@@ -239,6 +248,8 @@ class GraphFeaturizer:
             "macro_names": list(self.macro_names),
             "macro_mean": self.macro_mean_.tolist(),
             "macro_std": self.macro_std_.tolist(),
+            "node_mean": self.node_mean_.tolist(),
+            "node_std": self.node_std_.tolist(),
             "prune": self.prune,
             "contract_identities": self.contract_identities,
             "node_feature_dim": self.node_feature_dim,

@@ -18,6 +18,7 @@ def reference(arch, featurizer):
         featurizer.vocab, featurizer.node_feature_dim, featurizer.macro_names, prune=False, contract_identities=False
     )
     plain.macro_mean_, plain.macro_std_ = featurizer.macro_mean_, featurizer.macro_std_
+    plain.node_mean_, plain.node_std_ = featurizer.node_mean_, featurizer.node_std_
     return plain.transform([view])
 
 
