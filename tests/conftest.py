@@ -32,6 +32,19 @@ def need_data(*relative: str) -> Path:
     return root
 
 
+def need_module(name: str, install: str):
+    """Import an optional package, or skip (fail under ``CI=true``, where every test must run)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        message = f"{name} is not installed ({err}); {install}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def data_root():
     """Factory fixture: ``data_root('nb201/x.csv', ...)`` returns the data directory."""

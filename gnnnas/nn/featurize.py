@@ -51,9 +51,17 @@ class DenseGraphBatch:
     def __len__(self) -> int:
         return self.x.shape[0]
 
-    @property
-    def num_cells(self) -> int:
-        return int(self.cell.max().item()) + 1 if self.cell.numel() else 1
+
+
+def _reach(start: np.ndarray, adj: np.ndarray) -> np.ndarray:
+    """Nodes reachable from ``start`` ([B, n] bool) along ``adj[b, src, dst]``."""
+    reached = start
+    for _ in range(adj.shape[1]):
+        nxt = reached | np.einsum("bs,bsd->bd", reached, adj)
+        if np.array_equal(nxt, reached):
+            break
+        reached = nxt
+    return reached
 
 
 class GraphFeaturizer:
@@ -147,18 +155,8 @@ class GraphFeaturizer:
         if self.prune:
             alive = real & ~self._label_mask(ops, self.vocab.zero)
             a = adj & alive[:, :, None] & alive[:, None, :]
-            fwd = is_input & real
-            for _ in range(adj.shape[1]):
-                nxt = fwd | np.einsum("bs,bsd->bd", fwd, a)
-                if np.array_equal(nxt, fwd):
-                    break
-                fwd = nxt
-            bwd = is_output & fwd
-            for _ in range(adj.shape[1]):
-                nxt = bwd | np.einsum("bd,bsd->bs", bwd, a)
-                if np.array_equal(nxt, bwd):
-                    break
-                bwd = nxt
+            fwd = _reach(is_input & real, a)
+            bwd = _reach(is_output & fwd, a.transpose(0, 2, 1))
             live = fwd & bwd
             adj &= live[:, :, None] & live[:, None, :]
             keep = live | ((is_input | is_output) & real)

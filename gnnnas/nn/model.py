@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -15,34 +15,15 @@ __all__ = ["RankingModel"]
 
 
 class RankingModel(nn.Module):
-    """Encoder + ranking head; ``forward`` returns one score per graph."""
+    """Encoder + ranking head; ``forward`` returns one score per graph.
 
-    def __init__(
-        self,
-        in_dim: int,
-        hidden_dim: int = 128,
-        num_layers: int = 4,
-        dropout: float = 0.0,
-        aggr: str = "mean",
-        use_global_node: bool = True,
-        cell_context: bool = True,
-        cell_sequence: Sequence[int] | None = None,
-        readout: str = "both",
-        global_mode: str = "branch",
-    ) -> None:
+    ``encoder_options`` go to :class:`~gnnnas.nn.encoder.ArchEncoder` (layers, aggregation,
+    global node, cell context, readout).
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int = 128, dropout: float = 0.0, **encoder_options: Any) -> None:
         super().__init__()
-        self.encoder = ArchEncoder(
-            in_dim,
-            hidden_dim=hidden_dim,
-            num_layers=num_layers,
-            dropout=dropout,
-            aggr=aggr,
-            use_global_node=use_global_node,
-            cell_context=cell_context,
-            cell_sequence=cell_sequence,
-            readout=readout,
-            global_mode=global_mode,
-        )
+        self.encoder = ArchEncoder(in_dim, hidden_dim=hidden_dim, dropout=dropout, **encoder_options)
         self.head = RankingHead(self.encoder.out_dim, hidden_dim, dropout)
 
     def forward(self, batch: DenseGraphBatch) -> torch.Tensor:

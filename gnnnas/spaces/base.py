@@ -12,9 +12,6 @@ from gnnnas.graph import ArchGraph, OpVocabulary
 
 __all__ = ["SearchSpace", "as_rng"]
 
-RngLike = "np.random.Generator | int | None"
-
-
 def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     """Accept a Generator, a seed or None (fresh entropy), like scikit-learn's random_state."""
     if isinstance(rng, np.random.Generator):

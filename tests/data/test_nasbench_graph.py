@@ -1,4 +1,3 @@
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -7,6 +6,7 @@ import numpy as np
 import pytest
 
 import gnnnas
+from conftest import need_module
 from gnnnas.data.nasbench_graph import NBG_DATASETS, NBG_METRICS, read_bench_dict
 from gnnnas.spaces.nasbench_graph import NBG_PROTEINS_OPS
 
@@ -14,13 +14,7 @@ from gnnnas.spaces.nasbench_graph import NBG_PROTEINS_OPS
 @pytest.fixture(scope="module")
 def light_dir():
     """Folder of the package's light .bench files; skip without the package (fail under CI)."""
-    try:
-        import nas_bench_graph
-    except ImportError as err:
-        message = f"nas-bench-graph is not installed ({err}); pip install nas-bench-graph"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    nas_bench_graph = need_module("nas_bench_graph", "pip install nas-bench-graph")
     return Path(nas_bench_graph.__file__).parent / "light"
 
 

@@ -1,10 +1,10 @@
 import itertools
-import os
 
 import numpy as np
 import pytest
 
 import gnnnas
+from conftest import need_module
 from gnnnas.spaces.nasbench_graph import NBG_LINKS, NBG_OPS, NBG_PROTEINS_OPS, NASBenchGraphSpace
 
 README_ARCH = ([0, 1, 2, 1], ["gcn", "gin", "fc", "cheb"])  # the NAS-Bench-Graph README example
@@ -12,14 +12,7 @@ README_ARCH = ([0, 1, 2, 1], ["gcn", "gin", "fc", "cheb"])  # the NAS-Bench-Grap
 
 def need_package():
     """The nas_bench_graph package, or skip (fail under CI=true, where every test must run)."""
-    try:
-        import nas_bench_graph
-    except ImportError as err:
-        message = f"nas-bench-graph is not installed ({err}); pip install nas-bench-graph"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return nas_bench_graph
+    return need_module("nas_bench_graph", "pip install nas-bench-graph")
 
 
 @pytest.fixture(scope="module")
