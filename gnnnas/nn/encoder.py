@@ -169,13 +169,13 @@ class ArchEncoder(nn.Module):
         """Returns ``(node_embeddings [B, N, hidden], graph_embedding [B, out_dim])``."""
         mask = batch.mask
         h0 = torch.relu(self.input(batch.x)) * mask[..., None].to(batch.x.dtype)
-        a_fwd, a_bwd, g = self._operators(batch.adj, mask)
         dag_mask = mask.clone()
         dag_mask[:, 0] = False
         cells = sorted(set(self.cell_sequence)) if self.cell_sequence else []
         if self.cell_context and self.cell_sequence and len(cells) > 1:
-            h, pooled = self._encode_cell_sequence(h0, a_fwd, a_bwd, g, batch.cell, mask)
+            h, pooled = self._encode_cell_sequence(h0, batch.adj, batch.cell, mask)
         else:
+            a_fwd, a_bwd, g = self._operators(batch.adj, mask)
             h = self._propagate(h0, a_fwd, a_bwd, g, mask)
             pooled = self._mean_pool(h, dag_mask)
         parts = []
@@ -188,24 +188,44 @@ class ArchEncoder(nn.Module):
                 parts.append((h * dag_mask[..., None].to(h.dtype)).sum(1))
         return h, torch.cat(parts, -1)
 
-    def _encode_cell_sequence(self, h0, a_fwd, a_bwd, g, cell, mask):
-        """HyperNAS global encoding: run the cells in macro order, each seeing the previous one."""
+    def _encode_cell_sequence(self, h0, adj, cell, mask):
+        """HyperNAS global encoding: run the cells in macro order, each seeing the previous one.
+
+        Each pass runs on a gathered sub-batch holding one cell's nodes (plus the global node),
+        not on the whole padded graph, so the eight DARTS passes cost about as much as two passes
+        over the full graph.
+        """
         assert self.context is not None and self.cell_sequence is not None
-        z = torch.zeros(h0.shape[0], h0.shape[-1], dtype=h0.dtype, device=h0.device)
-        pooled_cells = []
-        last_h = {}
+        batch_size, n = cell.shape
+        positions = torch.arange(n, device=cell.device)
+        subs = {}
+        for c in sorted(set(self.cell_sequence)):
+            member = ((cell == c) & mask) | (positions == 0)[None]
+            width = int(member.sum(1).max())
+            # stable sort puts member nodes first, in graph order, global node (row 0) leading
+            idx = torch.sort((~member).to(torch.int8), dim=1, stable=True).indices[:, :width]
+            sub_mask = torch.gather(member, 1, idx)
+            rows = torch.gather(adj, 1, idx[..., None].expand(-1, -1, n))
+            sub_adj = torch.gather(rows, 2, idx[:, None, :].expand(-1, width, -1))
+            subs[c] = (idx, sub_mask, self._operators(sub_adj, sub_mask))
+        z = torch.zeros(batch_size, h0.shape[-1], dtype=h0.dtype, device=h0.device)
+        pooled_cells, last_h = [], {}
         for c in self.cell_sequence:
-            in_cell = cell == c
-            keep = (in_cell | (torch.arange(cell.shape[1], device=cell.device) == 0)[None]) & mask
-            h_in = h0 + self.context(z)[:, None, :] * in_cell[..., None].to(h0.dtype)
-            h = self._propagate(h_in, a_fwd, a_bwd, g, keep)
-            z = self._mean_pool(h, in_cell & mask)
+            idx, sub_mask, (sa_fwd, sa_bwd, sg) = subs[c]
+            h_sub = torch.gather(h0, 1, idx[..., None].expand(-1, -1, h0.shape[-1]))
+            dag = sub_mask.clone()
+            dag[:, 0] = False
+            h_sub = h_sub + self.context(z)[:, None, :] * dag[..., None].to(h0.dtype)
+            h_sub = self._propagate(h_sub, sa_fwd, sa_bwd, sg, sub_mask)
+            z = self._mean_pool(h_sub, dag)
             pooled_cells.append(z)
-            last_h[c] = h
+            last_h[c] = h_sub
         # node embeddings: each cell's nodes from its last pass in the sequence
         h_out = torch.zeros_like(h0)
-        for c, h in last_h.items():
-            sel = (cell == c)[..., None].to(h0.dtype)
-            h_out = h_out + h * sel
+        for c, h_sub in last_h.items():
+            idx, sub_mask, _ = subs[c]
+            keep = sub_mask.clone()
+            keep[:, 0] = False
+            h_out = h_out.scatter_add(1, idx[..., None].expand(-1, -1, h0.shape[-1]), h_sub * keep[..., None].to(h0.dtype))
         h_out[:, 0] = torch.stack([last_h[c][:, 0] for c in last_h]).mean(0)
         return h_out, torch.stack(pooled_cells).mean(0)
