@@ -1,10 +1,10 @@
 """gnnnas: predict how good a neural architecture is before training it."""
 
-from gnnnas.graph import ArchGraph, OpVocabulary
-from gnnnas.spaces import SearchSpace, get_space, list_spaces, register_space
-from gnnnas.data import Benchmark, MissingDataError, list_benchmarks, load_benchmark, register_benchmark
 from gnnnas import metrics
+from gnnnas.data import Benchmark, MissingDataError, list_benchmarks, load_benchmark, register_benchmark
+from gnnnas.graph import ArchGraph, OpVocabulary
 from gnnnas.predictor import CheckpointError, Predictor
+from gnnnas.spaces import SearchSpace, get_space, list_spaces, register_space
 
 __version__ = "0.1.0"
 
@@ -13,9 +13,10 @@ __all__ = [
     "Benchmark",
     "CheckpointError",
     "MissingDataError",
-    "Predictor",
     "OpVocabulary",
+    "Predictor",
     "SearchSpace",
+    "__version__",
     "get_space",
     "list_benchmarks",
     "list_spaces",
@@ -23,5 +24,4 @@ __all__ = [
     "metrics",
     "register_benchmark",
     "register_space",
-    "__version__",
 ]

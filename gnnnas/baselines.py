@@ -22,7 +22,7 @@ from gnnnas.graph import ArchGraph
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 
-__all__ = ["onehot_encoding", "SklearnPredictor", "random_forest", "gradient_boosting", "np_gcn"]
+__all__ = ["SklearnPredictor", "gradient_boosting", "np_gcn", "onehot_encoding", "random_forest"]
 
 
 def onehot_encoding(

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArchGraph", "OpVocabulary", "NODE_TYPES", "EDGE_TYPES"]
+__all__ = ["EDGE_TYPES", "NODE_TYPES", "ArchGraph", "OpVocabulary"]
 
 INPUT = "input"
 OUTPUT = "output"

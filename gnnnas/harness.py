@@ -22,7 +22,7 @@ from gnnnas.data.benchmark import Benchmark
 from gnnnas.data.paths import atomic_write
 from gnnnas.protocols import Protocol
 
-__all__ = ["ModelSpec", "Record", "run_protocol", "summarise", "write_results", "markdown_table", "default_models"]
+__all__ = ["ModelSpec", "Record", "default_models", "markdown_table", "run_protocol", "summarise", "write_results"]
 
 #: ``factory(space_name, seed) -> estimator`` with ``fit(archs, y)`` and ``predict(archs)``.
 Factory = Callable[[str, int], Any]
@@ -233,6 +233,14 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
         ModelSpec("gnnnas-gin", ours(aggr="sum"), "variant: GIN-style sum aggregation instead of GCN means"),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
         ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),
+        ModelSpec("gnnnas-hyper", ours(hypernetwork=True),
+                  "+ hypernetwork task (digits, width 8, 1,000 unlabelled archs, dynamic adaptive loss q=1.5)"),
+        ModelSpec("gnnnas-hyper-labelled", ours(hypernetwork=True, unlabelled_archs=0),
+                  "+ hypernetwork task on the labelled archs only"),
+        ModelSpec("gnnnas-hyper-uncertainty", ours(hypernetwork=True, task_weighting="uncertainty"),
+                  "+ hypernetwork task, Kendall uncertainty weighting"),
+        ModelSpec("gnnnas-hyper-fixed", ours(hypernetwork=True, task_weighting="fixed"),
+                  "+ hypernetwork task, fixed weights 1 + 1"),
         ModelSpec("np-gcn", lambda space, seed: baselines.np_gcn(space, seed, **over),
                   "Wen et al. neural predictor: two-direction GCN, raw graphs, no global node, MSE"),
         ModelSpec("random-forest", baselines.random_forest, "scikit-learn random forest (200 trees) on one-hot ops + adjacency"),

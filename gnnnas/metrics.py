@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["kendall_tau", "spearman", "precision_at_k", "n_at_k", "top_k_overlap"]
+__all__ = ["kendall_tau", "n_at_k", "precision_at_k", "spearman", "top_k_overlap"]
 
 
 def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +32,7 @@ def spearman(y_true, y_pred) -> float:
     return float(stats.spearmanr(t, p).statistic)
 
 
-def _k(n: int, k: int | float) -> int:
+def _k(n: int, k: float) -> int:
     if isinstance(k, float) and 0 < k < 1:
         k = int(round(k * n))
     k = int(k)
@@ -41,7 +41,7 @@ def _k(n: int, k: int | float) -> int:
     return k
 
 
-def precision_at_k(y_true, y_pred, k: int | float = 0.05) -> float:
+def precision_at_k(y_true, y_pred, k: float = 0.05) -> float:
     """Fraction of the predicted top-k that is in the true top-k (``k`` a count or a fraction)."""
     t, p = _check(y_true, y_pred)
     k = _k(t.size, k)

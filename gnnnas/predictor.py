@@ -18,10 +18,11 @@ from gnnnas.graph import ArchGraph
 from gnnnas.nn.featurize import DenseGraphBatch, GraphFeaturizer
 from gnnnas.nn.losses import parse_loss_spec, ranking_loss
 from gnnnas.nn.model import RankingModel
+from gnnnas.nn.multitask import TASK_WEIGHTINGS, TaskWeighting
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 
-__all__ = ["Predictor", "CheckpointError", "resolve_device"]
+__all__ = ["CheckpointError", "Predictor", "resolve_device"]
 
 CHECKPOINT_FORMAT = 1
 _LABEL_TRANSFORMS = ("rank", "standard")
@@ -79,6 +80,23 @@ class Predictor(BaseEstimator):
         validation_fraction: hold out this fraction of the labels for early stopping.
         early_stopping_patience: stop a member after this many evaluations (every 10 epochs)
             without validation Kendall tau improvement; ``None`` trains all epochs.
+        hypernetwork: train the hypernetwork head jointly (HyperNAS's auxiliary task): every
+            operation node's embedding emits that op's weights, the generated small network
+            classifies proxy images, and its cross-entropy trains the shared encoder too.
+        proxy_data: proxy images of that task: ``"digits"`` (scikit-learn, no download),
+            ``"fashion_mnist"``, ``(x, y)`` arrays, a torch Dataset or a
+            :class:`~gnnnas.data.ProxyImages` (see :func:`gnnnas.data.load_proxy`).
+        hyper_width: channels of the generated networks.
+        unlabelled_archs: architectures sampled from the space (seeded) and added to the labelled
+            ones as the auxiliary task's pool; they need no accuracy labels. ``0``: labelled only.
+        hyper_archs, hyper_images: architectures and images per auxiliary step.
+        hyper_every: run the auxiliary task every this many ranking steps (it costs far more
+            than a ranking step).
+        task_weighting: ``"dynamic"`` (HyperNAS adaptive loss with learnable ``u_t`` and
+            preference ``task_preference``), ``"uncertainty"`` (Kendall et al.) or ``"fixed"``
+            (``ranking + hyper_loss_weight * hyper``).
+        task_preference: ``q`` of the dynamic loss.
+        hyper_loss_weight: weight of the auxiliary loss when ``task_weighting="fixed"``.
         device: ``"auto"`` (CUDA if present, else CPU; decided in ``fit``), ``"cpu"``, ``"cuda"``.
         seed: makes fitting reproducible (identical predictions on CPU).
         verbose: show a tqdm progress bar (only when writing to a terminal).
@@ -107,6 +125,16 @@ class Predictor(BaseEstimator):
         n_members: int = 1,
         validation_fraction: float = 0.0,
         early_stopping_patience: int | None = None,
+        hypernetwork: bool = False,
+        proxy_data: Any = "digits",
+        hyper_width: int = 8,
+        unlabelled_archs: int = 1000,
+        hyper_archs: int = 16,
+        hyper_images: int = 32,
+        hyper_every: int = 2,
+        task_weighting: str = "dynamic",
+        task_preference: float = 1.5,
+        hyper_loss_weight: float = 1.0,
         device: str = "auto",
         seed: int | None = 0,
         verbose: bool = False,
@@ -132,6 +160,16 @@ class Predictor(BaseEstimator):
         self.n_members = n_members
         self.validation_fraction = validation_fraction
         self.early_stopping_patience = early_stopping_patience
+        self.hypernetwork = hypernetwork
+        self.proxy_data = proxy_data
+        self.hyper_width = hyper_width
+        self.unlabelled_archs = unlabelled_archs
+        self.hyper_archs = hyper_archs
+        self.hyper_images = hyper_images
+        self.hyper_every = hyper_every
+        self.task_weighting = task_weighting
+        self.task_preference = task_preference
+        self.hyper_loss_weight = hyper_loss_weight
         self.device = device
         self.seed = seed
         self.verbose = verbose
@@ -162,7 +200,14 @@ class Predictor(BaseEstimator):
         if self.label_transform not in _LABEL_TRANSFORMS:
             raise ValueError(f"label_transform must be one of {_LABEL_TRANSFORMS}, got {self.label_transform!r}")
         parse_loss_spec(self.loss)
-        for name in ("hidden_dim", "num_layers", "epochs", "batch_size", "n_members"):
+        if self.task_weighting not in TASK_WEIGHTINGS:
+            raise ValueError(f"task_weighting must be one of {TASK_WEIGHTINGS}, got {self.task_weighting!r}")
+        if self.task_preference <= 0 or self.hyper_loss_weight < 0:
+            raise ValueError("task_preference must be > 0 and hyper_loss_weight >= 0")
+        if not isinstance(self.unlabelled_archs, (int, np.integer)) or self.unlabelled_archs < 0:
+            raise ValueError(f"unlabelled_archs must be a non-negative integer, got {self.unlabelled_archs!r}")
+        for name in ("hidden_dim", "num_layers", "epochs", "batch_size", "n_members", "hyper_width",
+                     "hyper_archs", "hyper_images", "hyper_every"):
             value = getattr(self, name)
             if name == "epochs" and value is None:
                 continue
@@ -182,8 +227,12 @@ class Predictor(BaseEstimator):
         return ((z - z.mean()) / (std if std > 0 else 1.0)).astype(np.float32)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, archs: Sequence[Any], y: Sequence[float]) -> Predictor:
-        """Train on labelled architectures; returns ``self``."""
+    def fit(self, archs: Sequence[Any], y: Sequence[float], unlabelled: Sequence[Any] | None = None) -> Predictor:
+        """Train on labelled architectures; returns ``self``.
+
+        ``unlabelled``: architectures for the hypernetwork task's pool (instead of
+        ``unlabelled_archs`` samples drawn from the space); ignored without ``hypernetwork``.
+        """
         self._check_params()
         space = self._space()
         graphs = self._as_archs(archs, space)
@@ -210,15 +259,28 @@ class Predictor(BaseEstimator):
             contract_identities=self.contract_identities,
         ).fit(graphs)
         batch = self.featurizer_.transform(graphs)
+        hyper_pool = None
+        self.proxy_ = None
+        if self.hypernetwork:
+            from gnnnas.data.proxy import load_proxy
+
+            self.proxy_ = load_proxy(self.proxy_data, seed=0 if self.seed is None else int(self.seed))
+            if unlabelled is None:
+                rng = np.random.default_rng(None if self.seed is None else int(self.seed) + 7919)
+                extra = [space.sample(rng) for _ in range(self.unlabelled_archs)]
+            else:
+                extra = self._as_archs(unlabelled, space)
+            hyper_pool = self.featurizer_.transform(graphs + extra)
         self.y_mean_ = float(y.mean())
         self.y_std_ = float(y.std()) or 1.0
         target = torch.from_numpy(self._transform_labels(y))
         self.cell_sequence_ = graphs[0].cell_sequence
+        self.proxy_shape_ = (self.proxy_.in_channels, self.proxy_.num_classes) if self.proxy_ is not None else None
         self.models_ = []
         self.history_ = []
         for member in range(self.n_members):
             seed = None if self.seed is None else int(self.seed) * 1000 + member
-            model, history = self._fit_member(batch, target, seed, device)
+            model, history = self._fit_member(batch, target, seed, device, hyper_pool)
             self.models_.append(model)
             self.history_.append(history)
         self.device_ = device
@@ -227,7 +289,19 @@ class Predictor(BaseEstimator):
         return self
 
     def _new_model(self) -> RankingModel:
+        executor = None
+        if self.hypernetwork:
+            from gnnnas.nn.executors import get_executor
+
+            executor = get_executor(
+                self.space_.name,
+                self.space_.vocab,
+                in_channels=self.proxy_shape_[0],
+                num_classes=self.proxy_shape_[1],
+                width=self.hyper_width,
+            )
         return RankingModel(
+            executor=executor,
             in_dim=self.featurizer_.num_features,
             hidden_dim=self.hidden_dim,
             num_layers=self.num_layers,
@@ -240,7 +314,8 @@ class Predictor(BaseEstimator):
             global_mode=self.global_mode,
         )
 
-    def _fit_member(self, batch: DenseGraphBatch, target: torch.Tensor, seed: int | None, device):
+    def _fit_member(self, batch: DenseGraphBatch, target: torch.Tensor, seed: int | None, device,
+                    hyper_pool: DenseGraphBatch | None = None):
         rng = np.random.default_rng(seed)
         if seed is not None:
             torch.manual_seed(seed)
@@ -257,28 +332,49 @@ class Predictor(BaseEstimator):
         val_y = target[torch.from_numpy(val_idx)].numpy() if n_val >= 2 else None
         bs = min(self.batch_size, len(train_idx))
         epochs = self.epochs if self.epochs is not None else auto_epochs(len(train_idx), bs)
-        optimiser = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        weighting = None
+        hyper_task = None
+        params = [{"params": model.parameters()}]
+        if hyper_pool is not None:
+            from gnnnas.nn.hypertask import HyperTask
+
+            hyper_task = HyperTask(hyper_pool, self.proxy_, self.hyper_archs, self.hyper_images, seed=seed)
+            weighting = TaskWeighting(self.task_weighting, 2, self.task_preference, [1.0, self.hyper_loss_weight]).to(device)
+            params.append({"params": weighting.parameters(), "weight_decay": 0.0})
+        optimiser = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
         loss_fn = ranking_loss(self.loss)
+        step = 0
         history: list[dict[str, float]] = []
         best_tau, best_state, stale = -math.inf, None, 0
         progress = _progress(epochs, self.verbose)
         for epoch in range(epochs):
             model.train()
             order = torch.from_numpy(rng.permutation(len(train_idx))).to(device)
-            total = 0.0
+            total, hyper_total, hyper_steps = 0.0, 0.0, 0
             for k in range(0, len(order), bs):
                 idx = order[k : k + bs]
                 if len(idx) < 2:
                     continue
                 scores = model(train_batch[idx])
                 loss = loss_fn(scores, train_y[idx])
+                if hyper_task is not None and step % self.hyper_every == 0:
+                    hyper_loss = hyper_task.loss(model, device)
+                    hyper_total += float(hyper_loss.detach())
+                    hyper_steps += 1
+                    objective = weighting([loss, hyper_loss])
+                else:
+                    objective = loss
                 optimiser.zero_grad()
-                loss.backward()
+                objective.backward()
                 optimiser.step()
+                step += 1
                 total += float(loss.detach()) * len(idx)
             schedule.step()
             record = {"epoch": epoch + 1, "loss": total / len(order)}
+            if hyper_steps:
+                record["hyper_loss"] = hyper_total / hyper_steps
+                record["task_weights"] = weighting.task_weights().tolist()
             if val_batch is not None and ((epoch + 1) % 10 == 0 or epoch + 1 == epochs):
                 model.eval()
                 with torch.no_grad():
@@ -340,6 +436,37 @@ class Predictor(BaseEstimator):
                 if device.type != "cpu":
                     model.cpu()
         return out[:, inverse.ravel()]
+
+    def proxy_scores(self, archs: Sequence[Any], metric: str = "accuracy", proxy_data: Any = None) -> np.ndarray:
+        """Zero-finetune scores: each architecture's generated network on held-out proxy images.
+
+        ``metric``: ``"accuracy"`` or ``"loss"`` (negative cross-entropy); higher is better. The
+        networks use the hypernetwork's weights as they are (no finetuning); members are averaged.
+        ``proxy_data``: other images of the same shape (default: the training proxy's held-out split).
+        """
+        self._check_fitted()
+        if not getattr(self, "proxy_shape_", None):
+            raise ValueError("this Predictor was fitted without the hypernetwork; fit with hypernetwork=True")
+        from gnnnas.data.proxy import load_proxy
+        from gnnnas.nn.hypertask import proxy_scores
+
+        proxy = load_proxy(proxy_data if proxy_data is not None else self.proxy_data,
+                           seed=0 if self.seed is None else int(self.seed))
+        if (proxy.in_channels, proxy.num_classes) != tuple(self.proxy_shape_):
+            raise ValueError(
+                f"proxy images have {proxy.in_channels} channels and {proxy.num_classes} classes; "
+                f"the hypernetwork was trained for {tuple(self.proxy_shape_)}"
+            )
+        graphs = self._as_archs(archs, self.space_)
+        if not graphs:
+            return np.zeros(0)
+        batch = self.featurizer_.transform(graphs)
+        device = resolve_device(self.device)
+        scores = []
+        for model in self.models_:
+            scores.append(proxy_scores(model.to(device), batch, proxy, device, metric=metric))
+            model.cpu()
+        return np.mean(scores, axis=0)
 
     def score(self, archs: Sequence[Any], y: Sequence[float]) -> float:
         """Kendall tau between predictions and ``y``."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, load_benchmark
 
-__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "Split"]
+__all__ = ["PROTOCOLS", "Protocol", "Split", "get_protocol"]
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import need_module
 
 import gnnnas
-from conftest import need_module
 from gnnnas.cli import main
 
 

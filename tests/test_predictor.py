@@ -159,8 +159,8 @@ def test_bad_checkpoints(toy, tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint format 9"):
         Predictor.load(tmp_path / "future.gnnnas")
     # a safetensors file that is not ours
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(CheckpointError, match="not a gnnnas predictor checkpoint"):

@@ -12,7 +12,7 @@ import numpy as np
 from gnnnas.graph import ArchGraph
 from gnnnas.spaces.base import SearchSpace
 
-__all__ = ["Benchmark", "register_benchmark", "load_benchmark", "list_benchmarks"]
+__all__ = ["Benchmark", "list_benchmarks", "load_benchmark", "register_benchmark"]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
 from gnnnas.spaces.nasbench_graph import NBG_PROTEINS_OPS
 from gnnnas.spaces.registry import get_space
 
-__all__ = ["load_nasbench_graph", "NBG_DATASETS", "NBG_METRICS", "read_bench_dict"]
+__all__ = ["NBG_DATASETS", "NBG_METRICS", "load_nasbench_graph", "read_bench_dict"]
 
 #: Data sets of NAS-Bench-Graph, in the paper's order.
 NBG_DATASETS: tuple[str, ...] = (

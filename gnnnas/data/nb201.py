@@ -19,7 +19,7 @@ from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
 from gnnnas.data.paths import require_file, resolve_data_dir
 from gnnnas.spaces.registry import get_space
 
-__all__ = ["load_nb201", "NB201_METRICS"]
+__all__ = ["NB201_METRICS", "load_nb201"]
 
 _HOW = (
     "the NB201 tables are described in the gnnnas README (data section): "

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 __all__ = [
     "MissingDataError",
-    "resolve_data_dir",
+    "atomic_write",
     "require_file",
     "resolve_cache_dir",
-    "atomic_write",
+    "resolve_data_dir",
 ]
 
 DEFAULT_DIR = Path("~/.cache/gnnnas")

@@ -7,11 +7,11 @@ from gnnnas.nn.losses import RANKING_LOSSES, ranking_loss
 from gnnnas.nn.model import RankingModel
 
 __all__ = [
+    "RANKING_LOSSES",
     "ArchEncoder",
     "DenseGraphBatch",
     "DirectedGCNLayer",
     "GraphFeaturizer",
-    "RANKING_LOSSES",
     "RankingHead",
     "RankingModel",
     "ranking_loss",

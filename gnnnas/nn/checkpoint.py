@@ -22,7 +22,7 @@ from gnnnas.nn.featurize import GraphFeaturizer
 if TYPE_CHECKING:  # pragma: no cover
     from gnnnas.predictor import Predictor
 
-__all__ = ["save_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT_VERSION"]
+__all__ = ["CHECKPOINT_FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
 
 MAGIC = "gnnnas-predictor"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -41,6 +41,10 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
 
     params = predictor.get_params()
     params["space"] = predictor.space_.name
+    if not isinstance(params.get("proxy_data"), str):
+        # user images are not stored; remember their name, and pass them to proxy_scores again
+        proxy = getattr(predictor, "proxy_", None)
+        params["proxy_data"] = proxy.name if proxy is not None else "digits"
     tensors = {}
     for m, model in enumerate(predictor.models_):
         for name, value in model.state_dict().items():
@@ -53,6 +57,7 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
         "n_members": len(predictor.models_),
         "n_train": predictor.n_train_,
         "vocab": list(predictor.space_.vocab.ops),
+        "proxy_shape": list(predictor.proxy_shape_) if getattr(predictor, "proxy_shape_", None) else None,
     }
     metadata = {
         "format": MAGIC,
@@ -132,6 +137,8 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
     predictor.y_std_ = state["y_std"]
     predictor.cell_sequence_ = tuple(state["cell_sequence"]) if state["cell_sequence"] else None
     predictor.n_train_ = state["n_train"]
+    predictor.proxy_shape_ = tuple(state["proxy_shape"]) if state.get("proxy_shape") else None
+    predictor.proxy_ = None
     predictor.models_ = []
     for m in range(state["n_members"]):
         prefix = f"members.{m}."

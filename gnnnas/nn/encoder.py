@@ -20,7 +20,7 @@ from torch import nn
 
 from gnnnas.nn.featurize import DenseGraphBatch
 
-__all__ = ["DirectedGCNLayer", "ArchEncoder"]
+__all__ = ["ArchEncoder", "DirectedGCNLayer"]
 
 
 def _normalise(adj: torch.Tensor) -> torch.Tensor:

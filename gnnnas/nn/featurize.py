@@ -34,6 +34,8 @@ class DenseGraphBatch:
         mask: ``[B, N]`` True for real nodes (global node included).
         cell: ``[B, N]`` cell index of each DAG node (``-1`` for global node and padding).
         op: ``[B, N]`` op label index (global = ``len(vocab.labels)``, padding = -1).
+        features: ``[B, N, F]`` the space's raw (unscaled) node features, or None when the space
+            has none; the hypernetwork's executor reads strides, heads and widths from them.
     """
 
     x: torch.Tensor
@@ -41,12 +43,16 @@ class DenseGraphBatch:
     mask: torch.Tensor
     cell: torch.Tensor
     op: torch.Tensor
+    features: torch.Tensor | None = None
+
+    def _fields(self):
+        return (self.x, self.adj, self.mask, self.cell, self.op, self.features)
 
     def to(self, device: torch.device | str) -> DenseGraphBatch:
-        return DenseGraphBatch(*(t.to(device) for t in (self.x, self.adj, self.mask, self.cell, self.op)))
+        return DenseGraphBatch(*(None if t is None else t.to(device) for t in self._fields()))
 
     def __getitem__(self, index) -> DenseGraphBatch:
-        return DenseGraphBatch(self.x[index], self.adj[index], self.mask[index], self.cell[index], self.op[index])
+        return DenseGraphBatch(*(None if t is None else t[index] for t in self._fields()))
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -224,10 +230,13 @@ class GraphFeaturizer:
             cell[gi, pos] = cells_raw[gi, vi]
         else:
             cell[gi, pos] = 0
+        features = None
         if self.node_feature_dim:
             feats_raw = np.zeros((b, n_raw, self.node_feature_dim), dtype=np.float32)
             feats_raw[graph_of_node, node_pos] = np.concatenate([r[2] for r in raws])
             x[gi, pos, f0:m0] = (feats_raw[gi, vi] - self.node_mean_) / self.node_std_
+            features = np.zeros((b, n_max, self.node_feature_dim), dtype=np.float32)
+            features[gi, pos] = feats_raw[gi, vi]
         gs, ss, ds = np.nonzero(adj_raw & keep[:, :, None] & keep[:, None, :])
         adj[gs, new_pos[gs, ss], new_pos[gs, ds]] = 1.0
         if self.macro_names:
@@ -239,6 +248,7 @@ class GraphFeaturizer:
             mask=torch.from_numpy(mask),
             cell=torch.from_numpy(cell),
             op=torch.from_numpy(op),
+            features=None if features is None else torch.from_numpy(features),
         )
 
     def get_state(self) -> dict:

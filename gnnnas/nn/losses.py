@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["mse_loss", "pairwise_logistic_loss", "pairwise_hinge_loss", "listnet_loss", "ranking_loss", "RANKING_LOSSES"]
+__all__ = ["RANKING_LOSSES", "listnet_loss", "mse_loss", "pairwise_hinge_loss", "pairwise_logistic_loss", "ranking_loss"]
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

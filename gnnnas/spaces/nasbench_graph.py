@@ -60,11 +60,11 @@ from gnnnas.spaces.base import SearchSpace, as_rng
 from gnnnas.spaces.registry import register_space
 
 __all__ = [
-    "NASBenchGraphSpace",
-    "NBG_OPS",
-    "NBG_PROTEINS_OPS",
     "NBG_LINKS",
     "NBG_NUM_NODES",
+    "NBG_OPS",
+    "NBG_PROTEINS_OPS",
+    "NASBenchGraphSpace",
 ]
 
 #: Op list of NAS-Bench-Graph, in the order its keys use.

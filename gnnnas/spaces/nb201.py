@@ -25,7 +25,7 @@ from gnnnas.spaces.base import SearchSpace, as_rng
 from gnnnas.spaces.edge_cells import edge_cell_to_nodes
 from gnnnas.spaces.registry import register_space
 
-__all__ = ["NB201Space", "NB201_OPS", "NB201_EDGES"]
+__all__ = ["NB201_EDGES", "NB201_OPS", "NB201Space"]
 
 NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: (src, dst) tensor pair of each edge, in arch-string order.

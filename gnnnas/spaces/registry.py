@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from gnnnas.spaces.base import SearchSpace
 
-__all__ = ["register_space", "get_space", "list_spaces"]
+__all__ = ["get_space", "list_spaces", "register_space"]
 
 _REGISTRY: dict[str, Callable[..., SearchSpace]] = {}
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need_module
 
 import gnnnas
-from conftest import need_module
 from gnnnas.data.nasbench_graph import NBG_DATASETS, NBG_METRICS, read_bench_dict
 from gnnnas.spaces.nasbench_graph import NBG_PROTEINS_OPS
 

@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from gnnnas.nn.losses import listnet_loss, pairwise_hinge_loss, pairwise_logistic_loss, parse_loss_spec, ranking_loss
+from gnnnas.nn.losses import (
+    listnet_loss,
+    pairwise_hinge_loss,
+    pairwise_logistic_loss,
+    parse_loss_spec,
+    ranking_loss,
+)
 
 
 def test_pairwise_losses_prefer_the_right_order():

@@ -2,9 +2,9 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import need_module
 
 import gnnnas
-from conftest import need_module
 from gnnnas.spaces.nasbench_graph import NBG_LINKS, NBG_OPS, NBG_PROTEINS_OPS, NASBenchGraphSpace
 
 README_ARCH = ([0, 1, 2, 1], ["gcn", "gin", "fc", "cheb"])  # the NAS-Bench-Graph README example
