@@ -118,7 +118,7 @@ def _training_data(args: argparse.Namespace):
 
 def _predictor_params(args: argparse.Namespace) -> dict:
     params = {}
-    for name in ("epochs", "hidden_dim", "num_layers", "n_members", "lr", "loss", "device"):
+    for name in ("epochs", "hidden_dim", "num_layers", "n_members", "lr", "loss", "device", "hypernetwork"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -137,8 +137,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import csv
-    import json
 
     from gnnnas.predictor import Predictor
 
@@ -153,17 +151,68 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     scores = predictor.predict(archs)
     seconds = time.perf_counter() - start
+    rows = _write_scores(args.out, space, archs, scores)
+    print(f"scored {len(rows)} archs in {seconds:.2f} s -> {args.out}")
+    return 0
+
+
+def _write_scores(path: str, space, archs, scores) -> list[dict]:
+    """Write ``arch, score`` rows as CSV, or JSON when ``path`` ends in ``.json``."""
+    import csv
+    import json
+
     formatted = [space.format(a) for a in archs]
     rows = [{"arch": f if isinstance(f, str) else json.dumps(f), "score": float(s)} for f, s in zip(formatted, scores)]
-    if args.out.endswith(".json"):
-        with open(args.out, "w") as handle:
+    if path.endswith(".json"):
+        with open(path, "w") as handle:
             json.dump(rows, handle)
     else:
-        with open(args.out, "w", newline="") as handle:
+        with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["arch", "score"])
             writer.writeheader()
             writer.writerows(rows)
-    print(f"scored {len(rows)} archs in {seconds:.2f} s -> {args.out}")
+    return rows
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from gnnnas.evaluator import ZeroFinetuneEvaluator
+    from gnnnas.predictor import Predictor
+
+    labels = None
+    if args.checkpoint:
+        predictor = Predictor.load(args.checkpoint)
+        space = predictor.space_
+    else:
+        space = gnnnas.get_space(args.space)
+    if args.csv:
+        encodings, _ = _read_archs_csv(args.csv, args.arch_column, None)
+        archs = [space.parse(e) for e in encodings]
+    elif args.random:
+        rng = np.random.default_rng(args.seed + 1)
+        archs = [space.sample(rng) for _ in range(args.random)]
+    else:
+        bench = gnnnas.load_benchmark(args.benchmark or _BENCHMARK_OF_SPACE[space.name], data_dir=args.data_dir)
+        idx = np.arange(len(bench))
+        if args.sample and args.sample < len(bench):
+            idx = np.sort(np.random.RandomState(args.seed).choice(len(bench), args.sample, replace=False))
+        archs, labels = [bench.archs[i] for i in idx], bench.y[idx]
+    start = time.perf_counter()
+    if args.checkpoint:
+        scores = predictor.proxy_scores(archs, metric=args.metric, proxy_data=args.proxy)
+        how = f"hypernetwork of {args.checkpoint}"
+    else:
+        evaluator = ZeroFinetuneEvaluator(space=space.name, proxy_data=args.proxy or "digits", width=args.width,
+                                          steps=args.steps, metric=args.metric, seed=args.seed, device=args.device)
+        evaluator.fit()
+        how = f"hypernetwork trained {args.steps} steps on {evaluator.pool_size} sampled archs in {evaluator.fit_seconds_:.0f} s"
+        scores = evaluator.score_archs(archs)
+    seconds = time.perf_counter() - start
+    rows = _write_scores(args.out, space, archs, scores)
+    print(f"scored {len(rows)} archs with predicted weights, no finetuning ({how}); {seconds:.1f} s -> {args.out}")
+    if labels is not None:
+        from gnnnas.metrics import kendall_tau
+
+        print(f"Kendall tau vs the benchmark's labels: {kendall_tau(labels, scores):.4f}")
     return 0
 
 
@@ -213,6 +262,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--loss", default=None, help="ranking loss spec, e.g. pairwise_logistic or mse+listnet")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    p.add_argument("--hypernetwork", action="store_true", default=None,
+                   help="train the hypernetwork task jointly (needed for `gnnnas score --checkpoint`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,6 +314,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
     bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
     bench.set_defaults(func=_cmd_bench)
+
+    score = sub.add_parser(
+        "score",
+        help="zero-finetune scores: held-out proxy accuracy of each arch's network with generated weights",
+    )
+    score.add_argument("--checkpoint", default=None,
+                       help="predictor fitted with the hypernetwork (default: train a fresh hypernetwork)")
+    score.add_argument("--space", default="nb201", help="search space when no checkpoint is given (default: nb201)")
+    _add_data_args(score)
+    score.add_argument("--sample", type=int, default=None, help="score a seeded uniform sample of the benchmark")
+    score.add_argument("--random", type=int, default=None, help="score N archs sampled from the space (no data needed)")
+    score.add_argument("--proxy", default=None, help="proxy images: digits (default) or fashion_mnist")
+    score.add_argument("--width", type=int, default=8, help="channels of the generated networks (default: 8)")
+    score.add_argument("--steps", type=int, default=1000, help="training steps of a fresh hypernetwork (default: 1000)")
+    score.add_argument("--metric", default="accuracy", choices=["accuracy", "loss"])
+    score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--device", default="auto")
+    score.add_argument("--out", required=True, help="output file: .csv or .json")
+    score.set_defaults(func=_cmd_score)
     return parser
 
 

@@ -68,3 +68,29 @@ def test_bench_on_nasbench_graph(tmp_path, capsys):
     assert payload["summary"][0]["kendall_tau_mean"] > 0.2
     assert (tmp_path / "pgraph.md").is_file()
     assert "PGRAPH-cora" in capsys.readouterr().out
+
+
+def test_score_with_fresh_hypernetwork_and_with_checkpoint(tmp_path, capsys):
+    out = tmp_path / "z.csv"
+    assert main(["score", "--space", "nb201", "--random", "5", "--steps", "3", "--out", str(out), "--device", "cpu"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 5 and all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+    assert "no finetuning" in capsys.readouterr().out
+
+    space = gnnnas.get_space("nb201")
+    write_csv(tmp_path / "train.csv", space, n=12)
+    ckpt = tmp_path / "h.gnnnas"
+    assert main(["train", "--space", "nb201", "--csv", str(tmp_path / "train.csv"), "--out", str(ckpt),
+                 "--epochs", "1", "--hidden-dim", "16", "--hypernetwork"]) == 0
+    assert main(["score", "--checkpoint", str(ckpt), "--csv", str(tmp_path / "train.csv"), "--out", str(out)]) == 0
+    scores = [float(r["score"]) for r in csv.DictReader(open(out))]
+    expected = gnnnas.Predictor.load(ckpt).proxy_scores([space.format(a) for a in [space.parse(r) for r in
+                                                          [row["arch"] for row in csv.DictReader(open(tmp_path / "train.csv"))]]])
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    # a checkpoint without the hypernetwork is refused with a clear message
+    plain = tmp_path / "p.gnnnas"
+    assert main(["train", "--space", "nb201", "--csv", str(tmp_path / "train.csv"), "--out", str(plain),
+                 "--epochs", "1", "--hidden-dim", "16"]) == 0
+    capsys.readouterr()
+    assert main(["score", "--checkpoint", str(plain), "--random", "2", "--out", str(out)]) == 2
+    assert "without the hypernetwork" in capsys.readouterr().err
