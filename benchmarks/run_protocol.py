@@ -3,9 +3,9 @@
     python benchmarks/run_protocol.py --protocol P201 --seeds 5
     python benchmarks/run_protocol.py --protocol P201 --models gnnnas,random-forest --sizes 78,156
 
-Results go to benchmarks/results/<protocol>.json and .md. Records of an earlier run of the same
-protocol are kept unless this run measured the same (model, N, seed) again, so a table can be
-filled in several runs (each record keeps its own timings).
+Results go to benchmarks/results/<protocol>.json and .md, rewritten after every record. Records
+of an earlier run of the same protocol are kept unless this run measured the same (model, N, seed)
+again, so a table can be filled in several runs (each record keeps its own timings).
 """
 
 from __future__ import annotations
@@ -41,25 +41,32 @@ def main(argv=None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
     stem = Path(args.out) if args.out else RESULTS / protocol.name.lower()
 
-    def show(r):
+    old_path = stem.with_suffix(".json")
+    old = json.loads(old_path.read_text()) if old_path.is_file() else {"records": [], "models": {}}
+    descriptions = {m.name: m for m in models}
+    for name, text in old.get("models", {}).items():
+        descriptions.setdefault(name, harness.ModelSpec(name, None, text))
+    order = {m.name: i for i, m in enumerate(harness.default_models())}
+    fresh_records: list[harness.Record] = []
+
+    def save():
+        """Merge this run's records so far into the table (written after every record, so an
+        interrupted run keeps what it measured)."""
+        fresh = {(r.model, r.train_size, r.seed) for r in fresh_records}
+        kept = [harness.Record(**r) for r in old["records"] if (r["model"], r["train_size"], r["seed"]) not in fresh]
+        records = sorted(kept + fresh_records, key=lambda r: (order.get(r.model, 99), r.model, r.train_size, r.seed))
+        all_models = sorted(descriptions.values(), key=lambda m: order.get(m.name, 99))
+        return harness.write_results(stem, protocol, records, all_models)
+
+    def on_record(r):
         print(f"{r.model:20s} N={r.train_size:<5d} seed={r.seed} tau={r.kendall_tau:.4f} "
               f"fit={r.fit_seconds:.1f}s predict={r.predict_seconds:.2f}s", flush=True)
+        fresh_records.append(r)
+        save()
 
-    records = harness.run_protocol(protocol, models, seeds=range(args.seeds), train_sizes=sizes,
-                                   data_dir=args.data_dir, on_record=show)
-    old_path = stem.with_suffix(".json")
-    descriptions = {m.name: m for m in models}
-    if old_path.is_file():
-        old = json.loads(old_path.read_text())
-        fresh = {(r.model, r.train_size, r.seed) for r in records}
-        kept = [harness.Record(**r) for r in old["records"] if (r["model"], r["train_size"], r["seed"]) not in fresh]
-        records = kept + records
-        for name, text in old.get("models", {}).items():
-            descriptions.setdefault(name, harness.ModelSpec(name, None, text))
-    order = {m.name: i for i, m in enumerate(harness.default_models())}
-    records.sort(key=lambda r: (order.get(r.model, 99), r.model, r.train_size, r.seed))
-    all_models = sorted(descriptions.values(), key=lambda m: order.get(m.name, 99))
-    json_path, md_path = harness.write_results(stem, protocol, records, all_models)
+    harness.run_protocol(protocol, models, seeds=range(args.seeds), train_sizes=sizes,
+                         data_dir=args.data_dir, on_record=on_record)
+    json_path, md_path = save()
     print(f"wrote {json_path} and {md_path}")
     return 0
 

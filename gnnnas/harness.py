@@ -241,6 +241,8 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
                   "+ hypernetwork task, Kendall uncertainty weighting"),
         ModelSpec("gnnnas-hyper-fixed", ours(hypernetwork=True, task_weighting="fixed"),
                   "+ hypernetwork task, fixed weights 1 + 1"),
+        ModelSpec("gnnnas-hyper-fixed10", ours(hypernetwork=True, task_weighting="fixed", hyper_loss_weight=10.0),
+                  "+ hypernetwork task, fixed weights 1 + 10 (encoder gradients of both tasks of one size)"),
         ModelSpec("np-gcn", lambda space, seed: baselines.np_gcn(space, seed, **over),
                   "Wen et al. neural predictor: two-direction GCN, raw graphs, no global node, MSE"),
         ModelSpec("random-forest", baselines.random_forest, "scikit-learn random forest (200 trees) on one-hot ops + adjacency"),
