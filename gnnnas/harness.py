@@ -231,6 +231,7 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
         ModelSpec("gnnnas-no-global", ours(use_global_node=False, readout="mean+sum"), "ablation: no global macro node"),
         ModelSpec("gnnnas-macro", ours(macro_features=True), "variant: macro features (params, FLOPs, depth...) on the global node"),
         ModelSpec("gnnnas-gin", ours(aggr="sum"), "variant: GIN-style sum aggregation instead of GCN means"),
+        ModelSpec("gnnnas-gat", ours(aggr="attention"), "variant: GAT-style attention aggregation instead of GCN means"),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
         ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),
         ModelSpec("gnnnas-hyper", ours(hypernetwork=True),

@@ -52,8 +52,8 @@ class Predictor(BaseEstimator):
     Args:
         space: search space name (or a :class:`~gnnnas.SearchSpace`); native encodings of this
             space are accepted wherever archs are.
-        hidden_dim, num_layers, dropout, aggr: encoder size (``aggr``: ``"mean"`` GCN-style or
-            ``"sum"`` GIN-style neighbourhood aggregation).
+        hidden_dim, num_layers, dropout, aggr: encoder size (``aggr``: ``"mean"`` GCN-style,
+            ``"sum"`` GIN-style or ``"attention"`` GAT-style neighbourhood aggregation).
         use_global_node: let the global macro-structure node take part (ablation switch).
         cell_context: HyperNAS cell-to-cell context for multi-cell spaces (DARTS).
         readout: ``"+"``-joined ``global``, ``mean``, ``sum`` (default all three: the sum keeps the

@@ -20,7 +20,10 @@ from torch import nn
 
 from gnnnas.nn.featurize import DenseGraphBatch
 
-__all__ = ["ArchEncoder", "DirectedGCNLayer"]
+__all__ = ["AGGREGATIONS", "ArchEncoder", "DirectedGCNLayer"]
+
+#: Neighbourhood aggregations of :class:`DirectedGCNLayer`.
+AGGREGATIONS = ("mean", "sum", "attention")
 
 
 def _normalise(adj: torch.Tensor) -> torch.Tensor:
@@ -39,17 +42,29 @@ class DirectedGCNLayer(nn.Module):
 
     Args:
         in_dim, out_dim: feature sizes.
-        aggr: ``"mean"`` (GCN-style normalised averages) or ``"sum"`` (GIN-style sums).
+        aggr: ``"mean"`` (GCN-style normalised averages), ``"sum"`` (GIN-style sums) or
+            ``"attention"`` (GAT-style: a node weighs itself and its neighbours by a learned,
+            softmax-normalised score of the pair, one head per direction).
     """
 
     def __init__(self, in_dim: int, out_dim: int, aggr: str = "mean") -> None:
         super().__init__()
-        if aggr not in ("mean", "sum"):
-            raise ValueError(f"aggr must be 'mean' or 'sum', got {aggr!r}")
+        if aggr not in AGGREGATIONS:
+            raise ValueError(f"aggr must be one of {AGGREGATIONS}, got {aggr!r}")
         self.aggr = aggr
         self.out_dim = out_dim
         self.lin = nn.Linear(in_dim, 2 * out_dim)  # forward | backward
         self.glob = nn.Linear(in_dim, out_dim)
+        if aggr == "attention":
+            # [direction, (target, source), out_dim] attention vectors, as in GAT
+            self.att = nn.Parameter(torch.randn(2, 2, out_dim) * out_dim**-0.5)
+
+    @staticmethod
+    def _attend(hw: torch.Tensor, mask: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+        """GAT aggregation of ``hw [B, N, D]`` over ``mask[b, i, j] > 0`` (i attends to j)."""
+        scores = (hw @ att[0])[:, :, None] + (hw @ att[1])[:, None, :]
+        scores = torch.nn.functional.leaky_relu(scores, 0.2).masked_fill(mask <= 0, -1e9)
+        return torch.softmax(scores, -1) @ hw
 
     def forward(
         self, h: torch.Tensor, a_fwd: torch.Tensor, a_bwd: torch.Tensor, g: torch.Tensor | None
@@ -57,7 +72,12 @@ class DirectedGCNLayer(nn.Module):
         hw = h @ self.lin.weight.t()
         d = self.out_dim
         bias_f, bias_b = self.lin.bias[:d], self.lin.bias[d:]
-        out = torch.relu(a_fwd @ hw[..., :d] + bias_f) + torch.relu(a_bwd @ hw[..., d:] + bias_b)
+        if self.aggr == "attention":
+            fwd = self._attend(hw[..., :d], a_fwd, self.att[0])
+            bwd = self._attend(hw[..., d:], a_bwd, self.att[1])
+        else:
+            fwd, bwd = a_fwd @ hw[..., :d], a_bwd @ hw[..., d:]
+        out = torch.relu(fwd + bias_f) + torch.relu(bwd + bias_b)
         if g is None:
             return out / 2.0
         # G has two kinds of rows: DAG nodes read the global node (row 0), the global node reads
@@ -78,7 +98,7 @@ class ArchEncoder(nn.Module):
         hidden_dim: width of every layer.
         num_layers: message-passing depth.
         dropout: dropout between layers.
-        aggr: ``"mean"`` or ``"sum"`` neighbourhood aggregation.
+        aggr: ``"mean"`` (GCN), ``"sum"`` (GIN) or ``"attention"`` (GAT) neighbourhood aggregation.
         use_global_node: when False the global node neither sends nor receives messages
             (ablation: plain single-cell encoding).
         cell_context: HyperNAS cell-to-cell context for graphs with several cells.
@@ -130,7 +150,7 @@ class ArchEncoder(nn.Module):
         if self.aggr == "mean":
             a_fwd = _normalise(adj.transpose(1, 2))
             a_bwd = _normalise(adj)
-        else:
+        else:  # sums (GIN) and attention masks (GAT) both start from A + I
             eye = torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device)
             a_fwd = adj.transpose(1, 2) + eye
             a_bwd = adj + eye
@@ -146,8 +166,9 @@ class ArchEncoder(nn.Module):
             # a sink of every DAG node (backward)
             full = adj.clone()
             full[:, 0, 1:] = m[:, 1:]
-            a_fwd = _normalise(full.transpose(1, 2)) if self.aggr == "mean" else full.transpose(1, 2) + torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device)
-            a_bwd = _normalise(full) if self.aggr == "mean" else full + torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device)
+            eye = torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device)
+            a_fwd = _normalise(full.transpose(1, 2)) if self.aggr == "mean" else full.transpose(1, 2) + eye
+            a_bwd = _normalise(full) if self.aggr == "mean" else full + eye
         a_fwd = a_fwd * m[:, :, None] * m[:, None, :]
         a_bwd = a_bwd * m[:, :, None] * m[:, None, :]
         use_branch = self.use_global_node and self.global_mode in ("branch", "readout")
