@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="leave out (model, N, seed) runs already in the results file")
     parser.add_argument("--out", default=None, help="output stem (default: benchmarks/results/<protocol>)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -64,8 +66,9 @@ def main(argv=None) -> int:
         fresh_records.append(r)
         save()
 
-    harness.run_protocol(protocol, models, seeds=range(args.seeds), train_sizes=sizes,
-                         data_dir=args.data_dir, on_record=on_record)
+    done = {(r["model"], r["train_size"], r["seed"]) for r in old["records"]} if args.skip_existing else set()
+    harness.run_protocol(protocol, models, seeds=range(args.seeds), train_sizes=sizes, data_dir=args.data_dir,
+                         on_record=on_record, skip=lambda m, n, s: (m, n, s) in done)
     json_path, md_path = save()
     print(f"wrote {json_path} and {md_path}")
     return 0

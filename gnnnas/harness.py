@@ -57,8 +57,12 @@ def run_protocol(
     data_dir: str | os.PathLike | None = None,
     bench: Benchmark | None = None,
     on_record: Callable[[Record], None] | None = None,
+    skip: Callable[[str, int, int], bool] | None = None,
 ) -> list[Record]:
-    """Fit and score every model on every (train size, seed) split of ``protocol``."""
+    """Fit and score every model on every (train size, seed) split of ``protocol``.
+
+    ``skip(model, train_size, seed)`` -> True leaves that run out (e.g. already measured).
+    """
     bench = bench if bench is not None else protocol.load(data_dir)
     truth = protocol.truth(bench)
     sizes = tuple(train_sizes) if train_sizes else protocol.resolve_sizes(len(bench))
@@ -69,6 +73,8 @@ def run_protocol(
             train_archs = [bench.archs[i] for i in split.train]
             test_archs = [bench.archs[i] for i in split.test]
             for spec in models:
+                if skip is not None and skip(spec.name, size, seed):
+                    continue
                 model = spec.factory(bench.space.name, seed)
                 start = time.perf_counter()
                 model.fit(train_archs, bench.y[split.train])
@@ -196,8 +202,10 @@ def write_results(
     header = [
         f"# {protocol.name}: {protocol.description}",
         "",
-        f"Split: numpy RandomState(seed).permutation, first N train; test on {protocol.test_on}. "
-        f"Environment: {payload['environment']}.",
+        (
+            f"Split: numpy RandomState(seed).permutation, first N train; test on {protocol.test_on}. "
+            f"Environment: {payload['environment']}."
+        ),
         "",
         "Models:",
         *[f"- **{m.name}**: {m.description}" for m in models],
