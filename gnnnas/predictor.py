@@ -97,6 +97,9 @@ class Predictor(BaseEstimator):
             (``ranking + hyper_loss_weight * hyper``).
         task_preference: ``q`` of the dynamic loss.
         hyper_loss_weight: weight of the auxiliary loss when ``task_weighting="fixed"``.
+        proxy_rank_weight: when > 0, the ranking head also learns, on each auxiliary draw
+            (unlabelled archs included), to order archs like their generated networks' proxy
+            loss (pairwise logistic, this weight): a label-free ranking signal.
         device: ``"auto"`` (CUDA if present, else CPU; decided in ``fit``), ``"cpu"``, ``"cuda"``.
         seed: makes fitting reproducible (identical predictions on CPU).
         verbose: show a tqdm progress bar (only when writing to a terminal).
@@ -135,6 +138,7 @@ class Predictor(BaseEstimator):
         task_weighting: str = "dynamic",
         task_preference: float = 1.5,
         hyper_loss_weight: float = 1.0,
+        proxy_rank_weight: float = 0.0,
         device: str = "auto",
         seed: int | None = 0,
         verbose: bool = False,
@@ -170,6 +174,7 @@ class Predictor(BaseEstimator):
         self.task_weighting = task_weighting
         self.task_preference = task_preference
         self.hyper_loss_weight = hyper_loss_weight
+        self.proxy_rank_weight = proxy_rank_weight
         self.device = device
         self.seed = seed
         self.verbose = verbose
@@ -359,7 +364,10 @@ class Predictor(BaseEstimator):
                 scores = model(train_batch[idx])
                 loss = loss_fn(scores, train_y[idx])
                 if hyper_task is not None and step % self.hyper_every == 0:
-                    hyper_loss = hyper_task.loss(model, device)
+                    hyper_loss, per_arch, drawn = hyper_task.draw_loss(model, device)
+                    if self.proxy_rank_weight > 0:
+                        proxy_rank = ranking_loss("pairwise_logistic")(model(drawn), -per_arch.detach())
+                        loss = loss + self.proxy_rank_weight * proxy_rank
                     hyper_total += float(hyper_loss.detach())
                     hyper_steps += 1
                     objective = weighting([loss, hyper_loss])

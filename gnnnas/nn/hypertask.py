@@ -41,11 +41,18 @@ class HyperTask:
 
     def loss(self, model, device: torch.device) -> torch.Tensor:
         """Mean cross-entropy of the generated networks of one random draw."""
+        return self.draw_loss(model, device)[0]
+
+    def draw_loss(self, model, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, DenseGraphBatch]:
+        """``(mean cross-entropy, per-arch cross-entropy [A], the A archs drawn)`` of one draw."""
         idx = torch.from_numpy(self.rng.choice(len(self.pool), self.archs_per_step, replace=False))
         images, labels = self.proxy.sample_train(self.images_per_step, self.generator)
-        logits = model.proxy_logits(self.pool[idx].to(device), images.to(device))
+        archs = self.pool[idx].to(device)
+        logits = model.proxy_logits(archs, images.to(device))
         target = labels.to(device).repeat(logits.shape[0])
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target)
+        per_image = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="none")
+        per_arch = per_image.view(logits.shape[0], -1).mean(1)
+        return per_arch.mean(), per_arch, archs
 
 
 @torch.no_grad()
