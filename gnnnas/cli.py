@@ -247,6 +247,115 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_table(args: argparse.Namespace):
+    """The oracle's table: the space's benchmark, or a CSV of (arch, label) rows."""
+    space = gnnnas.get_space(args.space)
+    if args.csv:
+        encodings, y = _read_archs_csv(args.csv, args.arch_column, args.label_column)
+        archs = [space.parse(e) for e in encodings]
+        return gnnnas.Benchmark(name=args.csv, space=space, metric=args.label_column, archs=archs, y=y,
+                                encodings=[space.format(a) for a in archs])
+    name = args.benchmark or _BENCHMARK_OF_SPACE.get(space.name)
+    if name is None:
+        raise ValueError(f"space {space.name!r} has no default benchmark; pass --benchmark or --csv")
+    bench = gnnnas.load_benchmark(name, metric=args.metric, data_dir=args.data_dir)
+    if bench.space.name != space.name:
+        raise ValueError(f"benchmark {name!r} is for space {bench.space.name!r}, not {space.name!r}")
+    return bench
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    import json
+
+    from gnnnas import search
+
+    if args.budget < 1:
+        raise ValueError(f"--budget must be a positive integer, got {args.budget}")
+    bench = _search_table(args)
+    space = bench.space
+    oracle = search.BenchmarkOracle(bench)
+    # a table that covers its whole space (NB201) needs no restriction: the space's own
+    # sampling and mutation are used; otherwise the search stays on the table's archs
+    covers_space = space.size is not None and len(oracle) >= space.size
+    candidates = None if covers_space else oracle.archs
+    progress = _search_progress(args.budget)
+
+    def on_round(result):
+        if progress is not None:
+            progress.update(result.n_queries - progress.n)
+            progress.set_postfix(best=f"{result.best_value:.4g}")
+
+    common = {"rng": args.seed, "candidates": candidates, "on_round": on_round}
+    start = time.perf_counter()
+    if args.method == "random":
+        result = search.random_search(space, oracle, args.budget, **common)
+    elif args.method == "rea":
+        result = search.regularized_evolution(space, oracle, args.budget, population=args.population,
+                                              sample=args.sample_size, **common)
+    else:
+        overrides = _predictor_params(args)
+
+        def factory(space, seed):
+            return search.default_predictor_factory(space, seed).set_params(**overrides)
+
+        result = search.predictor_search(space, oracle, args.budget, initial=args.initial, per_round=args.per_round,
+                                         pool=args.pool, acquisition=args.acquisition, kappa=args.kappa,
+                                         predictor_factory=factory, **common)
+    seconds = time.perf_counter() - start
+    if progress is not None:
+        progress.close()
+    maximum = oracle.max_value
+    to_max = result.queries_to(maximum)
+    best = result.best_value
+    rank = int(np.sum(bench.y > best)) + 1 if np.isfinite(best) else None
+    what = f"{args.method}" + (f" ({args.acquisition})" if args.method == "predictor" else "")
+    print(f"search {space.name} on {bench.name} ({bench.metric}), {what}, seed {args.seed}: "
+          f"{result.n_queries} of {args.budget} queries in {seconds:.1f} s")
+    if result.best_arch is not None:
+        print(f"best value found   {best:.4f} at query {result.best_index + 1} "
+              f"(rank {rank} of {len(bench)})")
+        print(f"best arch          {_plain_encoding(space.format(result.best_arch))}")
+    print(f"benchmark maximum  {maximum:.4f}: "
+          + (f"reached after {to_max} queries" if to_max is not None else "not reached"))
+    if args.json:
+        payload = {
+            "space": space.name, "benchmark": bench.name, "metric": bench.metric, "method": args.method,
+            "acquisition": args.acquisition if args.method == "predictor" else None, "seed": args.seed,
+            "budget": args.budget, "queries": result.n_queries, "seconds": seconds,
+            "best_value": _json_float(best), "best_arch": _plain_encoding(space.format(result.best_arch))
+            if result.best_arch is not None else None, "best_rank": rank,
+            "benchmark_max": _json_float(maximum), "queries_to_max": to_max,
+            "archs": [_plain_encoding(space.format(a)) for a in result.archs],
+            "values": [_json_float(v) for v in result.values],
+            "best_so_far": [_json_float(v) for v in result.best_so_far],
+            "rounds": [{k: _json_float(v) if isinstance(v, float) else v for k, v in r.items()}
+                       for r in result.rounds],
+        }
+        with open(args.json, "w") as handle:
+            json.dump(payload, handle, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _plain_encoding(encoding) -> str:
+    import json
+
+    return encoding if isinstance(encoding, str) else json.dumps(encoding)
+
+
+def _json_float(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _search_progress(total: int):
+    """A tqdm bar on stderr, one update per round, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="search", unit="query", file=sys.stderr, leave=False)
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmark", default=None, help="benchmark to read archs from (default: the space's)")
     p.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
@@ -333,6 +442,28 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--device", default="auto")
     score.add_argument("--out", required=True, help="output file: .csv or .json")
     score.set_defaults(func=_cmd_score)
+
+    search = sub.add_parser("search", help="query-budgeted search with the benchmark's labels as the oracle")
+    search.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    _add_data_args(search)
+    search.add_argument("--metric", default=None, help="label column of the benchmark (default: the benchmark's)")
+    search.add_argument("--label-column", default="accuracy", help="CSV column of labels (default: accuracy)")
+    search.add_argument("--budget", type=int, default=100, help="oracle queries (default: 100)")
+    search.add_argument("--method", default="predictor", choices=["predictor", "random", "rea"])
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--acquisition", default="ucb", choices=["ucb", "mean", "ei"],
+                        help="predictor search: how candidates are scored (default: ucb)")
+    search.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight (default: 1.0)")
+    search.add_argument("--initial", type=int, default=10, help="predictor search: random queries first (default: 10)")
+    search.add_argument("--per-round", dest="per_round", type=int, default=10,
+                        help="predictor search: queries per round (default: 10)")
+    search.add_argument("--pool", type=int, default=2000, help="predictor search: candidates scored per round")
+    search.add_argument("--population", type=int, default=20, help="rea: population size (default: 20)")
+    search.add_argument("--sample-size", dest="sample_size", type=int, default=5,
+                        help="rea: tournament size (default: 5)")
+    search.add_argument("--json", default=None, help="write the queries and the report to this JSON file")
+    _add_model_args(search)
+    search.set_defaults(func=_cmd_search)
     return parser
 
 

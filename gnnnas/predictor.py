@@ -48,6 +48,8 @@ class Predictor(BaseEstimator):
     """Predicts a score per architecture whose order follows the (unseen) accuracy.
 
     Every hyperparameter is an ``__init__`` argument; learned state ends in ``_``.
+    ``predict(archs, return_std=True)`` also returns the spread of the ensemble members, an
+    uncertainty estimate for search (see ``n_members`` and ``bootstrap``).
 
     Args:
         space: search space name (or a :class:`~gnnnas.SearchSpace`); native encodings of this
@@ -76,7 +78,14 @@ class Predictor(BaseEstimator):
         epochs: training epochs; ``None`` picks a budget of about 4,000 optimiser steps
             (between 100 and 500 epochs: 500 at 78 labels, 100 at 1,563).
         batch_size, lr, weight_decay: AdamW with cosine decay.
-        n_members: ensemble size (members differ by seed); predictions are averaged.
+        n_members: ensemble size (members differ by seed); predictions are averaged and their
+            standard deviation across members is ``predict(..., return_std=True)``'s uncertainty.
+            Costs ``n_members`` times the fit time of one model.
+        bootstrap: each member trains on a bootstrap resample (drawn with replacement, seeded by
+            the member's seed) of its training labels instead of all of them, so members disagree
+            more where the labels say little (a bagged ensemble: better-spread uncertainty). The
+            validation split, if any, is held out before resampling. The cost is that of the
+            ensemble itself: ``k`` members take ``k`` times the fit time of one.
         validation_fraction: hold out this fraction of the labels for early stopping.
         early_stopping_patience: stop a member after this many evaluations (every 10 epochs)
             without validation Kendall tau improvement; ``None`` trains all epochs.
@@ -126,6 +135,7 @@ class Predictor(BaseEstimator):
         lr: float = 3e-3,
         weight_decay: float = 1e-2,
         n_members: int = 1,
+        bootstrap: bool = False,
         validation_fraction: float = 0.0,
         early_stopping_patience: int | None = None,
         hypernetwork: bool = False,
@@ -162,6 +172,7 @@ class Predictor(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.n_members = n_members
+        self.bootstrap = bootstrap
         self.validation_fraction = validation_fraction
         self.early_stopping_patience = early_stopping_patience
         self.hypernetwork = hypernetwork
@@ -218,6 +229,8 @@ class Predictor(BaseEstimator):
                 continue
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.bootstrap, (bool, np.bool_)):
+            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")  # noqa: TRY004
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
         if self.early_stopping_patience is not None and self.validation_fraction == 0:
@@ -330,6 +343,9 @@ class Predictor(BaseEstimator):
         val_idx, train_idx = index[:n_val], index[n_val:]
         if len(train_idx) < 2:
             raise ValueError("validation_fraction leaves fewer than 2 training labels")
+        if self.bootstrap:
+            # bagging: a resample of the training labels, with replacement, from the member's seed
+            train_idx = train_idx[rng.integers(0, len(train_idx), size=len(train_idx))]
         model = self._new_model().to(device)
         train_batch = batch[torch.from_numpy(train_idx)].to(device)
         train_y = target[torch.from_numpy(train_idx)].to(device)
@@ -413,14 +429,23 @@ class Predictor(BaseEstimator):
         if not hasattr(self, "models_"):
             raise ValueError("this Predictor is not fitted yet; call fit(archs, y) first")
 
-    def predict(self, archs: Sequence[Any], batch_size: int = 8192) -> np.ndarray:
-        """One score per architecture (higher = better), scaled like the training labels."""
+    def predict(
+        self, archs: Sequence[Any], batch_size: int = 8192, return_std: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """One score per architecture (higher = better), scaled like the training labels.
+
+        ``return_std=True`` returns ``(mean, std)``: ``std`` is the standard deviation of the
+        ensemble members' scores (population std, same scale as ``mean``), zeros with one member.
+        """
         self._check_fitted()
         graphs = self._as_archs(archs, self.space_)
         if not graphs:
-            return np.zeros(0)
+            return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)
         scores = self._raw_scores(graphs, batch_size)
-        return scores.mean(0) * self.y_std_ + self.y_mean_
+        mean = scores.mean(0) * self.y_std_ + self.y_mean_
+        if not return_std:
+            return mean
+        return mean, scores.std(0) * self.y_std_
 
     def _raw_scores(self, graphs: list[ArchGraph], batch_size: int) -> np.ndarray:
         """``[n_members, n]`` standardised scores; identical graphs are evaluated once."""
