@@ -65,6 +65,15 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     records = []
+    env = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    out = Path(args.out)
+
+    def save():  # after every record, so an interrupted run keeps what it measured
+        payload = {"description": __doc__, "steps": args.steps, "width": args.width, "proxy": args.proxy,
+                   "environment": env, "records": records}
+        out.with_suffix(".json").write_text(json.dumps(payload, indent=1))
+        out.with_suffix(".md").write_text(_markdown(payload))
+
     for space in args.spaces.split(","):
         bench = gnnnas.load_benchmark(BENCHMARK[space], data_dir=args.data_dir)
         sets = []
@@ -95,14 +104,10 @@ def main(argv=None) -> int:
                     "zero_cost": _zero_cost(b, rows) if seed == 0 else None,
                 }
                 records.append(record)
+                save()
                 print(f"{space:6s} {label:45s} n={len(rows):5d} seed={seed} tau={record['kendall_tau']:.4f} "
                       f"fit={evaluator.fit_seconds_:.0f}s score={score_s:.0f}s", flush=True)
-    env = f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    payload = {"description": __doc__, "steps": args.steps, "width": args.width, "proxy": args.proxy,
-               "environment": env, "records": records}
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(payload, indent=1))
-    out.with_suffix(".md").write_text(_markdown(payload))
+    save()
     print(f"wrote {out.with_suffix('.json')} and .md")
     return 0
 
