@@ -49,10 +49,12 @@ def main() -> int:
     lines = [
         "# P201: the hypernetwork task vs ranking only (paired by seed)",
         "",
-        "Same splits and seeds as `p201.json` (numpy RandomState(seed).permutation, tau over all 15,625 "
-        "archs). Gain = tau(variant) - tau(ranking only) per seed; p = two-sided paired t-test over seeds. "
-        "Fit seconds were measured with several benchmarks sharing the 2-core CPU (see hyper_speed.md "
-        "for quiet timings).",
+        (
+            "Same splits and seeds as `p201.json` (numpy RandomState(seed).permutation, tau over all 15,625 "
+            "archs). Gain = tau(variant) - tau(ranking only) per seed; p = two-sided paired t-test over seeds. "
+            "Fit seconds were measured with several benchmarks sharing the 2-core CPU (see hyper_speed.md "
+            "for quiet timings)."
+        ),
         "",
         "| variant | N | seeds | tau | ranking only | mean gain | seeds improved | p | fit s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
