@@ -32,6 +32,8 @@ def main(argv=None) -> int:
         payload = json.loads(path.read_text())
         fig, ax = plt.subplots(figsize=(6, 4))
         models = list(dict.fromkeys(s["model"] for s in payload["summary"]))
+        # curves only: variants measured at one or two sizes are in the tables, not the plot
+        models = [m for m in models if sum(s["model"] == m for s in payload["summary"]) >= 3]
         for model in models:
             rows = sorted((s for s in payload["summary"] if s["model"] == model), key=lambda s: s["train_size"])
             x = [s["train_size"] for s in rows]
