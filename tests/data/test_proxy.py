@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import need_module
 from torch.utils.data import Dataset, TensorDataset
 
 from gnnnas.data import MissingDataError, ProxyImages, load_proxy, proxy
@@ -256,7 +257,7 @@ def test_torch_datasets():
 
 
 def test_pil_images_are_made_channels_first():
-    image_module = pytest.importorskip("PIL.Image")
+    image_module = need_module("PIL.Image", "pip install pillow (in the test extra)")
     images = [image_module.new("RGB", (7, 5), color=(i, 2 * i, 3 * i)) for i in range(6)]
     p = load_proxy(_ListDataset(images, [0, 1] * 3))
     assert p.train_x.shape[1:] == (3, 5, 7)  # PIL's [H, W, C] made [C, H, W]

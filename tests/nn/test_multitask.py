@@ -12,7 +12,7 @@ def test_dynamic_matches_formula():
         w.log_param.copy_(torch.tensor([0.5, 2.0]))
     losses = [torch.tensor(0.8), torch.tensor(2.3)]
     expected = sum(l ** 0.5 / (2 * u**2) * l + math.log(1 + u**2) for l, u in zip((0.8, 2.3), (0.5, 2.0)))
-    assert float(w(losses)) == pytest.approx(expected, rel=1e-6)
+    assert w(losses).item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_dynamic_q1_is_uncertainty_style_and_weights_track_losses():
@@ -25,7 +25,7 @@ def test_dynamic_q1_is_uncertainty_style_and_weights_track_losses():
 
 def test_uncertainty_and_fixed():
     u = TaskWeighting("uncertainty", 2)
-    assert float(u([torch.tensor(1.0), torch.tensor(2.0)])) == pytest.approx(3.0)
+    assert u([torch.tensor(1.0), torch.tensor(2.0)]).item() == pytest.approx(3.0)
     f = TaskWeighting("fixed", 2, weights=[1.0, 0.25])
     assert float(f([torch.tensor(1.0), torch.tensor(2.0)])) == pytest.approx(1.5)
     assert not f.log_param.requires_grad
