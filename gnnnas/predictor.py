@@ -92,6 +92,9 @@ class Predictor(BaseEstimator):
         hypernetwork: train the hypernetwork head jointly (HyperNAS's auxiliary task): every
             operation node's embedding emits that op's weights, the generated small network
             classifies proxy images, and its cross-entropy trains the shared encoder too.
+            Off by default: on P201 it measured no significant tau gain over ranking only (5
+            seeds at 39-469 labels, other weightings at 78; benchmarks/results/hyper_ablation.md). Needed
+            for :meth:`proxy_scores`.
         proxy_data: proxy images of that task: ``"digits"`` (scikit-learn, no download),
             ``"fashion_mnist"``, ``(x, y)`` arrays, a torch Dataset or a
             :class:`~gnnnas.data.ProxyImages` (see :func:`gnnnas.data.load_proxy`).
