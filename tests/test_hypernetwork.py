@@ -106,3 +106,24 @@ def test_evaluator_ranks_a_clearly_better_architecture_higher():
     assert conv > none + 0.08, (conv, none)
     with pytest.raises(ValueError, match="not fitted"):
         ZeroFinetuneEvaluator().score_archs([ALL_CONV])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"task_weighting": "magic"}, "task_weighting"),
+        ({"task_preference": 0.0}, "task_preference"),
+        ({"unlabelled_archs": -1}, "unlabelled_archs"),
+        ({"hyper_archs": 0}, "hyper_archs"),
+        ({"hyper_width": 0}, "hyper_width"),
+    ],
+)
+def test_bad_hypernetwork_parameters(archs, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _small(epochs=1, **kwargs).fit(archs, _toy_labels(archs))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"metric": "f1"}, "metric"), ({"steps": 0}, "steps")])
+def test_bad_evaluator_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ZeroFinetuneEvaluator(space="nb201", pool_size=4, **kwargs).fit()

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from gnnnas.nn.featurize import DenseGraphBatch
+from gnnnas.nn.featurize import DenseGraphBatch, pack_members
 
 __all__ = ["AGGREGATIONS", "ArchEncoder", "DirectedGCNLayer"]
 
@@ -222,12 +222,7 @@ class ArchEncoder(nn.Module):
         subs = {}
         for c in sorted(set(self.cell_sequence)):
             member = ((cell == c) & mask) | (positions == 0)[None]
-            width = int(member.sum(1).max())
-            # stable sort puts member nodes first, in graph order, global node (row 0) leading
-            idx = torch.sort((~member).to(torch.int8), dim=1, stable=True).indices[:, :width]
-            sub_mask = torch.gather(member, 1, idx)
-            rows = torch.gather(adj, 1, idx[..., None].expand(-1, -1, n))
-            sub_adj = torch.gather(rows, 2, idx[:, None, :].expand(-1, width, -1))
+            idx, sub_mask, sub_adj = pack_members(member, adj)  # global node (row 0) leads
             subs[c] = (idx, sub_mask, self._operators(sub_adj, sub_mask))
         z = torch.zeros(batch_size, h0.shape[-1], dtype=h0.dtype, device=h0.device)
         pooled_cells, last_h = [], {}

@@ -21,7 +21,7 @@ import torch
 
 from gnnnas.graph import NODE_TYPES, ArchGraph, OpVocabulary
 
-__all__ = ["DenseGraphBatch", "GraphFeaturizer"]
+__all__ = ["DenseGraphBatch", "GraphFeaturizer", "pack_members"]
 
 
 @dataclass
@@ -57,6 +57,22 @@ class DenseGraphBatch:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+
+
+def pack_members(member: torch.Tensor, adj: torch.Tensor | None = None):
+    """Pack each graph's ``member [B, N]`` nodes to the front, in graph order (a stable sort).
+
+    Returns ``(idx [B, W], sub_mask [B, W], sub_adj [B, W, W] or None)`` with ``W`` the largest
+    member count: ``idx`` indexes the original positions, ``sub_mask`` marks real members. The
+    encoder's cell context and the executors run cells / stages on such sub-batches.
+    """
+    width = int(member.sum(1).max())
+    idx = torch.sort((~member).to(torch.int8), dim=1, stable=True).indices[:, :width]
+    sub_mask = torch.gather(member, 1, idx)
+    if adj is None:
+        return idx, sub_mask, None
+    rows = torch.gather(adj, 1, idx[..., None].expand(-1, -1, adj.shape[-1]))
+    return idx, sub_mask, torch.gather(rows, 2, idx[:, None, :].expand(-1, width, -1))
 
 
 def _reach(start: np.ndarray, adj: np.ndarray) -> np.ndarray:

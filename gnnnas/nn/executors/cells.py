@@ -39,7 +39,7 @@ from gnnnas.nn.executors.base import (
     pooled_features,
     register_executor,
 )
-from gnnnas.nn.featurize import DenseGraphBatch
+from gnnnas.nn.featurize import DenseGraphBatch, pack_members
 from gnnnas.nn.hypernet import WeightSpec
 
 __all__ = ["CELL_OPS", "CellOp", "CellStackExecutor"]
@@ -175,13 +175,16 @@ class CellStackExecutor(NetworkExecutor):
         x = stem[:, None].expand(-1, archs, -1, -1, -1)
         states = [x] * self.cell_inputs
         res_block = 0
+        prepared: dict[int, tuple] = {}  # cell type -> its sub-batch and per-position plan
         for step in self.plan:
             if step[0] == "cell":
                 _, cell_type, reduce = step
                 inputs = states[-self.cell_inputs :]
                 target = min(t.shape[-1] for t in inputs) // (2 if reduce else 1)
                 inputs = [_pool_to(t, target) for t in inputs]
-                out = self._run_cell(batch, weights, unpack, int(cell_type), inputs)
+                if cell_type not in prepared:  # DARTS runs each cell type several times
+                    prepared[cell_type] = self._prepare_cell(batch, weights, unpack, int(cell_type))
+                out = self._run_cell(prepared[cell_type], inputs)
             elif step[0] == "resblock":
                 out = self._resblock(states[-1], self.res_weights[res_block])
                 res_block += 1
@@ -200,22 +203,17 @@ class CellStackExecutor(NetworkExecutor):
         h = arch_batch_norm(per_arch(lambda t: F.conv2d(torch.relu(t), w[1], padding=1), h))
         return h + per_arch(lambda t: F.avg_pool2d(t, 2), x)
 
-    def _run_cell(self, batch: DenseGraphBatch, weights, unpack, cell_type: int, inputs: list[torch.Tensor]):
-        n = batch.op.shape[1]
-        positions = torch.arange(n, device=batch.op.device)
+    def _prepare_cell(self, batch: DenseGraphBatch, weights, unpack, cell_type: int):
+        """One cell type's sub-batch, and which archs run which op (with which weights) where."""
+        positions = torch.arange(batch.op.shape[1], device=batch.op.device)
         member = (batch.cell == cell_type) & batch.mask & (positions > 0)[None]
-        width = int(member.sum(1).max())
-        idx = torch.sort((~member).to(torch.int8), dim=1, stable=True).indices[:, :width]
-        sub_mask = torch.gather(member, 1, idx)
+        idx, sub_mask, sub_adj = pack_members(member, batch.adj)
         sub_op = torch.where(sub_mask, torch.gather(batch.op, 1, idx), torch.full_like(idx, -1))
-        rows = torch.gather(batch.adj, 1, idx[..., None].expand(-1, -1, n))
-        sub_adj = torch.gather(rows, 2, idx[:, None, :].expand(-1, width, -1))
-        input_id, output_id = self._op_id("input"), self._op_id("output")
-        input_rank = torch.cumsum((sub_op == input_id).long(), 1) - 1
+        input_id = self._op_id("input")
         # which archs run which op at each position; the weights of each label gathered once
-        plan: list[list[tuple[str, torch.Tensor]]] = []
+        groups_at: list[list[tuple[str, torch.Tensor]]] = []
         requests: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-        for j in range(width):
+        for j in range(idx.shape[1]):
             groups = []
             for label_id in torch.unique(sub_op[:, j]).tolist():
                 if label_id < 0 or label_id == input_id:
@@ -224,8 +222,17 @@ class CellStackExecutor(NetworkExecutor):
                 archs = torch.nonzero(sub_op[:, j] == label_id).squeeze(1)
                 groups.append((label, archs))
                 requests.setdefault(label, []).append((archs, idx[archs, j]))
-            plan.append(groups)
+            groups_at.append(groups)
         gathered = {label: iter(ws) for label, ws in gather_node_weights(weights, unpack, requests).items()}
+        plan = [[(label, archs, next(gathered[label]) if label in gathered else {}) for label, archs in groups]
+                for groups in groups_at]
+        return sub_op, sub_adj, plan
+
+    def _run_cell(self, prepared, inputs: list[torch.Tensor]) -> torch.Tensor:
+        sub_op, sub_adj, plan = prepared
+        width = sub_op.shape[1]
+        input_id, output_id = self._op_id("input"), self._op_id("output")
+        input_rank = torch.cumsum((sub_op == input_id).long(), 1) - 1
         zero = torch.zeros_like(inputs[0])
         outs: list[torch.Tensor] = []
         result = zero
@@ -244,12 +251,8 @@ class CellStackExecutor(NetworkExecutor):
                 if bool(a.any()):
                     inp = inp + outs[i] * a[None, :, None, None, None]
             out = zero
-            for label, archs in plan[j]:
-                if label == "output":
-                    res = inp[:, archs]
-                else:
-                    w = next(gathered[label]) if label in gathered else {}
-                    res = self.ops[label].fn(inp[:, archs], w)
+            for label, archs, w in plan[j]:
+                res = inp[:, archs] if label == "output" else self.ops[label].fn(inp[:, archs], w)
                 out = out.index_copy(1, archs, res) if len(archs) < out.shape[1] else res
             outs.append(out)
             is_out = (sub_op[:, j] == output_id).to(out.dtype)

@@ -47,7 +47,7 @@ from gnnnas.nn.executors.base import (
     pooled_features,
     register_executor,
 )
-from gnnnas.nn.featurize import DenseGraphBatch
+from gnnnas.nn.featurize import DenseGraphBatch, pack_members
 from gnnnas.nn.hypernet import WeightSpec
 
 __all__ = ["ChainExecutor", "parse_block"]
@@ -179,9 +179,8 @@ class ChainExecutor(NetworkExecutor):
     def _plan_stage(self, batch: DenseGraphBatch, member, stride, requests):
         """One stage's blocks (``member [B, N]``) as sub-positions of ``(label, stride, archs)``
         groups; appends each group's ``(archs, node positions)`` to ``requests[label]``."""
-        count = int(member.sum(1).max())
-        idx = torch.sort((~member).to(torch.int8), dim=1, stable=True).indices[:, :count]
-        sub_mask = torch.gather(member, 1, idx)
+        idx, sub_mask, _ = pack_members(member)
+        count = idx.shape[1]
         sub_op = torch.where(sub_mask, torch.gather(batch.op, 1, idx), torch.full_like(idx, -1))
         sub_stride = torch.gather(stride, 1, idx)
         plan = []
