@@ -299,7 +299,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
             return search.default_predictor_factory(space, seed).set_params(**overrides)
 
         result = search.predictor_search(space, oracle, args.budget, initial=args.initial, per_round=args.per_round,
-                                         pool=args.pool, acquisition=args.acquisition, kappa=args.kappa,
+                                         pool=args.pool, local=args.local, acquisition=args.acquisition,
+                                         kappa=args.kappa,
                                          predictor_factory=factory, **common)
     seconds = time.perf_counter() - start
     if progress is not None:
@@ -451,13 +452,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--budget", type=int, default=100, help="oracle queries (default: 100)")
     search.add_argument("--method", default="predictor", choices=["predictor", "random", "rea"])
     search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--acquisition", default="ucb", choices=["ucb", "mean", "ei"],
-                        help="predictor search: how candidates are scored (default: ucb)")
+    search.add_argument("--acquisition", default="mean", choices=["mean", "ucb", "ei"],
+                        help="predictor search: how candidates are scored (default: mean)")
     search.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight (default: 1.0)")
     search.add_argument("--initial", type=int, default=10, help="predictor search: random queries first (default: 10)")
     search.add_argument("--per-round", dest="per_round", type=int, default=10,
                         help="predictor search: queries per round (default: 10)")
     search.add_argument("--pool", type=int, default=2000, help="predictor search: candidates scored per round")
+    search.add_argument("--local", type=float, default=0.5,
+                        help="predictor search: fraction of each round's queries spent next to the best arch "
+                             "so far (default: 0.5)")
     search.add_argument("--population", type=int, default=20, help="rea: population size (default: 20)")
     search.add_argument("--sample-size", dest="sample_size", type=int, default=5,
                         help="rea: tournament size (default: 5)")

@@ -58,6 +58,8 @@ ACQUISITIONS = ("ucb", "mean", "ei")
 #: How many times ``space.sample`` / ``space.mutate`` may hit an already-queried arch in a row
 #: before the search concludes that no unseen architecture is left to find that way.
 _MAX_TRIES = 1000
+#: How many unseen neighbours of the incumbent ``predictor_search(local=...)`` scores per round.
+_LOCAL_POOL = 100
 
 
 class Oracle(Protocol):
@@ -466,11 +468,12 @@ def predictor_search(
     initial: int = 10,
     per_round: int = 10,
     pool: int = 2000,
-    acquisition: str = "ucb",
+    acquisition: str = "mean",
     kappa: float = 1.0,
     predictor_factory: Callable[[SearchSpace, int], Any] | None = None,
     candidates: Sequence[Any] | None = None,
     parents: int = 10,
+    local: float = 0.5,
     on_round: Callable[[SearchResult], None] | None = None,
 ) -> SearchResult:
     """Predictor-guided search (BANANAS-style, with the GNN ensemble as the surrogate).
@@ -482,6 +485,12 @@ def predictor_search(
     candidates - half mutations of the ``parents`` best queried archs, the rest sampled at
     random - scores them with the ``acquisition`` and queries the ``per_round`` best, until the
     budget is spent.
+
+    A fraction ``local`` of each round's queries (rounded down) goes to the best-scored unseen
+    neighbours of the incumbent (its mutations, or the nearest candidates), the rest to the
+    best-scored proposals overall. Near the optimum a predictor's errors exceed the gaps between
+    the top architectures (on NB201 CIFAR-10 the best three differ by 0.01 %), so spending part
+    of the batch around the best answer so far finds the optimum in fewer queries.
 
     Acquisitions: ``"mean"`` (exploit), ``"ucb"`` (``mean + kappa * std``, std = spread of the
     ensemble members), ``"ei"`` (expected improvement). The ranking losses do not calibrate
@@ -499,6 +508,8 @@ def predictor_search(
     parents = _positive("parents", parents)
     if acquisition not in ACQUISITIONS:
         raise ValueError(f"acquisition must be one of {ACQUISITIONS}, got {acquisition!r}")
+    if isinstance(local, bool) or not isinstance(local, (int, float, np.number)) or not 0 <= local <= 1:
+        raise ValueError(f"local must be a fraction in [0, 1], got {local!r}")
     if not (isinstance(kappa, (int, float, np.number)) and kappa >= 0):
         raise ValueError(f"kappa must be a non-negative number, got {kappa!r}")
     factory = predictor_factory or default_predictor_factory
@@ -527,12 +538,13 @@ def predictor_search(
             break
         take = min(per_round, run.remaining, len(proposals))
         if model is None:
-            chosen = list(rng.choice(len(proposals), size=take, replace=False))
+            chosen = [proposals[i] for i in rng.choice(len(proposals), size=take, replace=False)]
         else:
             scores = _score(model, proposals, [run.archs[i] for i in finite], acquisition, kappa)
-            chosen = list(np.argsort(-scores, kind="stable")[:take])
-        for i in chosen:
-            run.query(proposals[i])
+            chosen = _choose(run, rng, model, proposals, scores, take, int(take * local), acquisition, kappa,
+                             [run.archs[i] for i in finite])
+        for arch in chosen:
+            run.query(arch)
         run.rounds.append({"round": round_no, "queries": len(run.archs), "best": _nanmax(run.values),
                            "fit_seconds": fit_seconds, "fitted_on": len(finite) if model else 0,
                            "pool": len(proposals)})
@@ -559,6 +571,26 @@ def _propose(run: _Run, rng: np.random.Generator, pool: int, parents: int) -> li
                 taken.add(child)
     out.extend(run.sample_unseen(rng, pool - len(out), exclude=taken))
     return out
+
+
+def _choose(run: _Run, rng: np.random.Generator, model, proposals: list[ArchGraph], scores: np.ndarray,
+            take: int, local: int, acquisition: str, kappa: float, queried: list[ArchGraph]) -> list[ArchGraph]:
+    """The ``take`` archs to query: the ``local`` best-scored neighbours of the incumbent, then the
+    best-scored proposals."""
+    chosen: list[ArchGraph] = []
+    if local:
+        incumbent = run.archs[run.ranked()[0]]
+        neighbours = run.mutate_unseen(incumbent, rng, _LOCAL_POOL)
+        if neighbours:
+            near = _score(model, neighbours, queried, acquisition, kappa)
+            chosen = [neighbours[i] for i in np.argsort(-near, kind="stable")[:local]]
+    taken = set(chosen)
+    for i in np.argsort(-scores, kind="stable"):
+        if len(chosen) >= take:
+            break
+        if proposals[i] not in taken:
+            chosen.append(proposals[i])
+    return chosen
 
 
 def _score(model, proposals: list[ArchGraph], queried: list[ArchGraph], acquisition: str, kappa: float) -> np.ndarray:

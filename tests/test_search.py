@@ -104,6 +104,23 @@ def test_predictor_search_falls_back_to_random_on_constant_labels():
     assert len(set(result.archs)) == 12 and all(r.get("fitted_on", 0) == 0 for r in result.rounds)
 
 
+def _edits(a, b):
+    return sum(x != y for x, y in zip(SPACE.edge_ops(a), SPACE.edge_ops(b)))
+
+
+@pytest.mark.parametrize("local", [0.0, 1.0])
+def test_local_share_queries_next_to_the_incumbent(local):
+    result = predictor_search(SPACE, CountingOracle(), 16, 3, initial=6, per_round=10, pool=200, local=local,
+                              predictor_factory=tiny_factory)
+    incumbent = result.archs[int(np.argmax(result.values[:6]))]
+    distances = [_edits(incumbent, a) for a in result.archs[6:]]
+    if local == 1.0:
+        # every query of the round is one of the ~100 unseen archs nearest the incumbent
+        assert max(distances) <= 3 and np.mean(distances) < 2.5
+    else:
+        assert max(distances) >= 4  # the global top of a 200-arch pool: mostly far from it
+
+
 def test_search_result_and_acquisitions():
     archs = [SPACE.sample(i) for i in range(4)]
     r = SearchResult(archs, [1.0, np.nan, 3.0, 2.0], "x")
@@ -124,6 +141,9 @@ def test_bad_arguments():
     oracle = CountingOracle()
     with pytest.raises(ValueError, match="acquisition"):
         predictor_search(SPACE, oracle, 5, acquisition="pi")
+    for local in (-0.1, 1.5, True, "half"):
+        with pytest.raises(ValueError, match="local"):
+            predictor_search(SPACE, oracle, 5, local=local)
     with pytest.raises(ValueError, match="budget"):
         random_search(SPACE, oracle, -1)
     with pytest.raises(ValueError, match="population"):
