@@ -357,6 +357,50 @@ def _search_progress(total: int):
     return tqdm(total=total, desc="search", unit="query", file=sys.stderr, leave=False)
 
 
+def _cmd_data_convert(args: argparse.Namespace) -> int:
+    from gnnnas.data.convert import convert
+
+    result = convert(args.sources, args.space, data_dir=args.data_dir, dataset=args.dataset,
+                     check_crc=not args.no_crc)
+    table = result.table
+    print(f"converted {len(args.sources)} source(s) -> {result.path} ({len(table)} rows, "
+          f"{len(table.columns)} columns, {result.seconds:.1f} s)")
+    print(f"manifest       {result.manifest}")
+    return 0
+
+
+def _cmd_data_list(args: argparse.Namespace) -> int:
+    from gnnnas.data.convert import list_data
+    from gnnnas.data.paths import resolve_data_dir
+
+    root = resolve_data_dir(args.data_dir)
+    print(f"data directory {root}")
+    rows = list_data(root)
+    for row in rows:
+        mark = "present" if row["present"] else "MISSING"
+        print(f"  {mark:8s} {row['path']:40s} [{row['benchmark']}]")
+        if not row["present"]:
+            print(f"           get it: {row['how']}")
+    print(f"{sum(bool(r['present']) for r in rows)} of {len(rows)} files present")
+    return 0
+
+
+def _cmd_data_verify(args: argparse.Namespace) -> int:
+    from gnnnas.data.manifest import MANIFEST_NAME, verify_manifest
+    from gnnnas.data.paths import resolve_data_dir
+
+    root = resolve_data_dir(args.data_dir)
+    results = verify_manifest(root)
+    if not results:
+        print(f"no {MANIFEST_NAME} entries in {root} (nothing converted yet)")
+        return 0
+    for relative, status in results:
+        print(f"  {status:18s} {relative}")
+    bad = [r for r, status in results if status != "ok"]
+    print(f"{len(results) - len(bad)} of {len(results)} files match the manifest")
+    return 1 if bad else 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmark", default=None, help="benchmark to read archs from (default: the space's)")
     p.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
@@ -443,6 +487,24 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--device", default="auto")
     score.add_argument("--out", required=True, help="output file: .csv or .json")
     score.set_defaults(func=_cmd_score)
+
+    data = sub.add_parser("data", help="convert official benchmark files; list and verify the data directory")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    conv = data_sub.add_parser("convert", help="official file(s) -> compact table in the data directory")
+    conv.add_argument("sources", nargs="+",
+                      help="NB201 .pth / NATS -simple dir / NASLib pickle; NB101 .tfrecord or pickle; "
+                           "NAS-Bench-Graph light file or the seed files of one data set")
+    conv.add_argument("--space", required=True, choices=["nb201", "nb101", "nasbench_graph"])
+    conv.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
+    conv.add_argument("--dataset", default=None, help="NAS-Bench-Graph data set (default: from the file name)")
+    conv.add_argument("--no-crc", action="store_true", help="skip TFRecord CRC checks (faster, less safe)")
+    conv.set_defaults(func=_cmd_data_convert)
+    listing = data_sub.add_parser("list", help="which benchmark files are present, which missing, where to get them")
+    listing.add_argument("--data-dir", default=None)
+    listing.set_defaults(func=_cmd_data_list)
+    verify = data_sub.add_parser("verify", help="check converted files against the manifest's SHA-256 (exit 1 on mismatch)")
+    verify.add_argument("--data-dir", default=None)
+    verify.set_defaults(func=_cmd_data_verify)
 
     search = sub.add_parser("search", help="query-budgeted search with the benchmark's labels as the oracle")
     search.add_argument("--space", default="nb201", help="search space (default: nb201)")

@@ -4,7 +4,10 @@ The package (``pip install nas-bench-graph``, or ``pip install gnnnas[graph]``) 
 pickled dict per data set: benchmark key -> ``{"valid_perf", "perf", "latency", "para"}``
 (validation and test performance as fractions in [0, 1], averaged over the benchmark's seeds;
 latency in seconds; parameters in millions). No download and no data directory are involved:
-``data_dir`` is accepted for the common loader signature and ignored.
+``data_dir`` is only read for converted tables: when ``<data_dir>/nasbench_graph/nbg_<dataset>.npz``
+exists (``gnnnas data convert <files> --space nasbench_graph``, e.g. from the full per-seed
+files), it is used instead of the package's light table, and its extra columns (``train_perf``,
+``best_epoch``, ``seeds``) are added.
 
 Data sets: ``cora, citeseer, pubmed, cs, physics, photo, computers, arxiv`` (26,206 archs each)
 and ``proteins`` (2,021 archs: its runs used only the ops gcn, sage, arma, fc, skip).
@@ -18,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
+from gnnnas.data.paths import resolve_data_dir
+from gnnnas.data.table import read_table
 from gnnnas.spaces.nasbench_graph import NBG_PROTEINS_OPS
 from gnnnas.spaces.registry import get_space
 
@@ -47,6 +52,21 @@ def read_bench_dict(dataset: str) -> dict[int, dict[str, Any]]:
     return light_read(dataset)
 
 
+def _converted_dict(path) -> dict[int, dict[str, float]]:
+    """A converted table as the light layout (key -> {valid_perf, perf, latency, para, ...})."""
+    table = read_table(path)
+    fields = {"valid_perf": "valid_perf", "test_perf": "perf", "latency": "latency",
+              "train_perf": "train_perf", "best_epoch": "best_epoch", "seeds": "seeds"}
+    present = {col: name for col, name in fields.items() if col in table}
+    params = np.asarray(table["params"], dtype=np.float64) / 1e6
+    out = {}
+    for i, key in enumerate(table["key"]):
+        record = {name: float(table[col][i]) for col, name in present.items()}
+        record["para"] = float(params[i])
+        out[int(key)] = record
+    return out
+
+
 @register_benchmark("nasbench_graph")
 def load_nasbench_graph(
     metric: str | None = None,
@@ -65,7 +85,8 @@ def load_nasbench_graph(
     """
     metric = check_metric("nasbench_graph", metric, NBG_METRICS, "cora")
     dataset, _, split = metric.partition(":")
-    table = read_bench_dict(dataset)
+    converted = resolve_data_dir(data_dir) / f"nasbench_graph/nbg_{dataset}.npz"
+    table = _converted_dict(converted) if converted.is_file() else read_bench_dict(dataset)
     space = get_space("nasbench_graph", ops=NBG_PROTEINS_OPS if dataset == "proteins" else None)
     encodings = list(space.members)
     keys = [space.key(enc) for enc in encodings]
@@ -87,6 +108,9 @@ def load_nasbench_graph(
         "params": np.round(column("para", 1e6)),
         "key": np.array(keys, dtype=np.int64),
     }
+    for field in ("train_perf", "best_epoch", "seeds"):
+        if field in next(iter(table.values())):
+            extra[field] = column(field)
     archs = list(space.enumerate())
     if macro_params:
         archs = [

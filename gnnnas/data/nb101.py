@@ -9,6 +9,9 @@ Files (under ``<data_dir>/nb101/``):
   ``{"nasbench101": {"cifar10": {KEY: {val_accuracy, flops, params, <zero-cost proxies>}}}}``;
   KEY is a tuple string of 49 adjacency entries (7x7, row-major) and 7 op codes
   (0 input, 1 output, 2 maxpool3x3, 3 conv1x1-bn-relu, 4 conv3x3-bn-relu).
+- ``nb101_converted.npz`` (optional, written by ``gnnnas data convert --space nb101`` from
+  ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord``): when present it replaces the 20k
+  file - every cell of the source with its graph, accuracies averaged over the 3 repeats.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import os
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import require_file
+from gnnnas.data.paths import require_file, resolve_data_dir
+from gnnnas.data.table import read_table
 from gnnnas.spaces.nb101 import CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, module_hash
 from gnnnas.spaces.registry import get_space
 
@@ -27,6 +31,7 @@ __all__ = ["NB101_500_METRICS", "NB101_METRICS", "load_nb101", "load_nb101_500"]
 
 _FILE_20K = "nb101/nb101_20k_valid_acc_by_hash.json"
 _FILE_500 = "nb101/nb101_500_valid_acc.json"
+_CONVERTED = "nb101/nb101_converted.npz"
 _HOW_20K = (
     "nb101_20k_valid_acc_by_hash.json is static/data/data-20k.json of GitHub tiga1231/nasbench-vis "
     "(values from NAS-Bench-101); put it under <data_dir>/nb101/"
@@ -40,6 +45,42 @@ _COLUMNS = {f"val_acc_{e}": f"{e}_final_validation_accuracy" for e in (4, 12, 36
 NB101_METRICS: tuple[str, ...] = tuple(_COLUMNS)
 NB101_500_METRICS: tuple[str, ...] = ("val_accuracy",)
 _CODE_500 = {0: INPUT, 1: OUTPUT, 2: MAXPOOL3X3, 3: CONV1X1, 4: CONV3X3}
+
+
+def _load_converted(metric: str | None, path) -> Benchmark:
+    """The benchmark from a table written by ``gnnnas data convert --space nb101``."""
+    table = read_table(path)
+    op_codes = table.meta.get("op_codes")
+    if not op_codes:
+        raise ValueError(f"{path}: converted NB101 table without op_codes metadata")
+    names = [f"{split}_acc_{e}" for split in ("val", "test", "train") for e in (4, 12, 36, 108)]
+    metrics = tuple(n for n in names if n in table and not np.isnan(table[n]).all())
+    metric = check_metric("nb101", metric, metrics, "val_acc_108" if "val_acc_108" in metrics else metrics[0])
+    space = get_space("nb101")
+    archs = []
+    for n, adjacency, codes in zip(table["num_vertices"], table["adjacency"], table["ops"]):
+        n = int(n)
+        matrix = np.asarray(adjacency, dtype=np.int64).reshape(7, 7)[:n, :n]
+        archs.append(space.parse((matrix, [op_codes[int(c)] for c in codes[:n]])))
+    extra: dict[str, np.ndarray] = {n: np.asarray(table[n], dtype=np.float64) for n in metrics}
+    for e in (4, 12, 36, 108):
+        if f"training_time_{e}" in table:
+            extra[f"training_time_{e}"] = np.asarray(table[f"training_time_{e}"], dtype=np.float64)
+    if "training_time_108" in extra:
+        extra["training_time"] = extra["training_time_108"]
+    extra["params"] = np.asarray(table["params"], dtype=np.float64)
+    extra["flops"] = np.array([a.macro["flops"] for a in archs], dtype=np.float64)
+    extra["key"] = np.asarray([str(h) for h in table["hash"]], dtype=object)
+    return Benchmark(
+        name="nb101",
+        space=space,
+        metric=metric,
+        archs=archs,
+        y=extra[metric],
+        encodings=[space.format(a) for a in archs],
+        extra=extra,
+        metrics=metrics,
+    )
 
 
 @register_benchmark("nb101")
@@ -59,7 +100,15 @@ def load_nb101(
 
     The first call enumerates the whole space to find the cells (about 1-2 minutes) and caches
     the enumeration (see :func:`gnnnas.data.resolve_cache_dir`); later calls take seconds.
+
+    A converted table (``nb101/nb101_converted.npz``, see ``gnnnas data convert``) takes
+    precedence: all cells of the official file in file order, graphs from the file (no
+    enumeration), metrics ``{val,test,train}_acc_{4,12,36,108}`` (fractions, mean over the
+    repeats; budgets the source lacks are absent), ``training_time_<e>``, ``params``.
     """
+    converted = resolve_data_dir(data_dir) / _CONVERTED
+    if converted.is_file():
+        return _load_converted(metric, converted)
     metric = check_metric("nb101", metric, NB101_METRICS, "val_acc_108")
     with open(require_file(_FILE_20K, data_dir, _HOW_20K)) as handle:
         table = json.load(handle)

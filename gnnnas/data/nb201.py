@@ -5,6 +5,9 @@ Files (under ``<data_dir>/nb201/``):
   accuracy on CIFAR-10 / CIFAR-100 / ImageNet16-120 (seed mean) and NAS-Bench-201's unique string.
 - ``nb201_valid_test_acc_12ep.csv``: the same cells after 12 epochs (valid and test).
 - ``nb201_725_zero_cost.json`` (optional): 725 cells with NASLib zero-cost proxy scores.
+- ``nb201_converted.npz`` (optional, written by ``gnnnas data convert --space nb201`` from the
+  official ``.pth`` / NATS files): when present it replaces the two CSVs and adds train / valid /
+  test accuracies at 12 and 200 epochs for every data set, plus official params/FLOPs/latency.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
 from gnnnas.data.paths import require_file, resolve_data_dir
+from gnnnas.data.table import read_table
 from gnnnas.spaces.registry import get_space
 
 __all__ = ["NB201_METRICS", "load_nb201"]
+
+_CONVERTED = "nb201/nb201_converted.npz"
 
 _HOW = (
     "the NB201 tables are described in the gnnnas README (data section): "
@@ -39,6 +45,8 @@ _LOW_COLUMNS = {
 }
 NB201_METRICS: tuple[str, ...] = tuple(_FULL_COLUMNS) + tuple(_LOW_COLUMNS)
 _ZC_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
+#: legacy metric name -> column of a converted table
+_ALIASES = {"cifar10": "cifar10_test_200ep", "cifar100": "cifar100_test_200ep", "imagenet16": "imagenet16_test_200ep"}
 #: Op ids of the zero-cost file, and its edge order expressed as arch-string positions.
 _ZC_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 _ZC_EDGE_TO_STRING_POS = (0, 1, 3, 2, 4, 5)  # file edges 0->1,0->2,0->3,1->2,1->3,2->3
@@ -63,6 +71,60 @@ def _zc_key_to_string(key: str) -> str:
     return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
 
 
+def _add_zero_cost(extra: dict[str, np.ndarray], strings: list[str], metric: str, data_dir) -> None:
+    """``zc_<proxy>`` columns of the metric's data set from the NASLib file, when present."""
+    zc_path = resolve_data_dir(data_dir) / "nb201/nb201_725_zero_cost.json"
+    if not zc_path.is_file():
+        return
+    dataset = _ZC_DATASET[metric.split("_")[0]]
+    with open(zc_path) as handle:
+        table = json.load(handle)[dataset]
+    position = {s: i for i, s in enumerate(strings)}
+    for key, record in table.items():
+        row = position.get(_zc_key_to_string(key))
+        if row is None:
+            continue  # a converted table may hold a subset of the space
+        for proxy, value in record.items():
+            if proxy in ("idx", "arch"):
+                continue
+            score = value["score"] if isinstance(value, dict) else value
+            column = extra.setdefault(f"zc_{proxy}", np.full(len(strings), np.nan))
+            column[row] = float(score)
+
+
+def _load_converted(metric: str | None, data_dir, path) -> Benchmark:
+    """The benchmark from a table written by ``gnnnas data convert --space nb201``."""
+    table = read_table(path)
+    strings = [str(s) for s in table["arch"]]
+    extra: dict[str, np.ndarray] = {
+        name: np.asarray(col, dtype=np.float64)
+        for name, col in table.columns.items()
+        if name not in ("arch", "index")
+    }
+    available = [name for name, col in extra.items() if name.endswith("ep") and not np.isnan(col).all()]
+    metrics = tuple(a for a, col in _ALIASES.items() if col in available) + tuple(available)
+    default = "cifar10" if "cifar10" in metrics else (metrics[0] if metrics else "cifar10")
+    metric = check_metric("nb201", metric, metrics, default)
+    for alias, column in _ALIASES.items():
+        extra[alias] = extra[column]
+    extra["index"] = np.asarray(table["index"], dtype=np.int64)
+    space = get_space("nb201")
+    archs = [space.parse(s) for s in strings]
+    extra["params"] = np.array([a.macro["params"] for a in archs])
+    extra["flops"] = np.array([a.macro["flops"] for a in archs])
+    _add_zero_cost(extra, strings, metric, data_dir)
+    return Benchmark(
+        name="nb201",
+        space=space,
+        metric=metric,
+        archs=archs,
+        y=extra[metric],
+        encodings=strings,
+        extra=extra,
+        metrics=metrics,
+    )
+
+
 @register_benchmark("nb201")
 def load_nb201(
     metric: str | None = None,
@@ -75,7 +137,16 @@ def load_nb201(
     accuracy of the files read, ``params`` and ``flops`` of the network, ``unique_string``,
     and, when ``nb201_725_zero_cost.json`` is present, ``zc_<proxy>`` scores of the metric's
     data set (NaN outside its 725 cells).
+
+    A converted table (``nb201/nb201_converted.npz``, see ``gnnnas data convert``) takes
+    precedence over the CSVs; it adds the metrics ``<dataset>_{train,valid,test}_{12,200}ep``
+    (whichever its source holds) and the official ``<dataset>_{params,flops,latency}``;
+    its rows are in the source's order (official index order for ``.pth`` / NATS sources,
+    index in ``extra["index"]``).
     """
+    converted = resolve_data_dir(data_dir) / _CONVERTED
+    if converted.is_file():
+        return _load_converted(metric, data_dir, converted)
     metric = check_metric("nb201", metric, NB201_METRICS, "cifar10")
     full = _read_csv(require_file("nb201/nb201_test_acc_200ep.csv", data_dir, _HOW))
     strings = full["ArchitectureString"]
@@ -96,20 +167,7 @@ def load_nb201(
         for name, col in _LOW_COLUMNS.items():
             extra[name] = np.asarray(low[col], dtype=np.float64)
 
-    zc_path = resolve_data_dir(data_dir) / "nb201/nb201_725_zero_cost.json"
-    if zc_path.is_file():
-        dataset = _ZC_DATASET[metric.split("_")[0]]
-        with open(zc_path) as handle:
-            table = json.load(handle)[dataset]
-        position = {s: i for i, s in enumerate(strings)}
-        for key, record in table.items():
-            row = position[_zc_key_to_string(key)]
-            for proxy, value in record.items():
-                if proxy in ("idx", "arch"):
-                    continue
-                score = value["score"] if isinstance(value, dict) else value
-                column = extra.setdefault(f"zc_{proxy}", np.full(len(strings), np.nan))
-                column[row] = float(score)
+    _add_zero_cost(extra, strings, metric, data_dir)
 
     return Benchmark(
         name="nb201",

