@@ -94,3 +94,36 @@ def test_score_with_fresh_hypernetwork_and_with_checkpoint(tmp_path, capsys):
     capsys.readouterr()
     assert main(["score", "--checkpoint", str(plain), "--random", "2", "--out", str(out)]) == 2
     assert "without the hypernetwork" in capsys.readouterr().err
+
+
+def test_data_convert_list_verify(tmp_path, capsys):
+    from gnnnas.data.formats import synthetic
+
+    synthetic.write_nb101_tfrecord(tmp_path / "nasbench_only108.tfrecord", 6, keep=False)
+    data_dir = tmp_path / "data"
+    assert main(["data", "list", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "MISSING  nb101/nb101_converted.npz" in out and "storage.googleapis.com/nasbench" in out
+    assert main(["data", "convert", str(tmp_path / "nasbench_only108.tfrecord"), "--space", "nb101",
+                 "--data-dir", str(data_dir)]) == 0
+    assert "(6 rows" in capsys.readouterr().out
+    assert main(["data", "list", "--data-dir", str(data_dir)]) == 0
+    assert "present  nb101/nb101_converted.npz" in capsys.readouterr().out
+    assert main(["data", "verify", "--data-dir", str(data_dir)]) == 0
+    assert "1 of 1 files match" in capsys.readouterr().out
+    table = data_dir / "nb101" / "nb101_converted.npz"
+    table.write_bytes(table.read_bytes()[:-1])
+    assert main(["data", "verify", "--data-dir", str(data_dir)]) == 1
+    assert "checksum mismatch" in capsys.readouterr().out
+
+
+def test_data_convert_corrupted_source(tmp_path, capsys):
+    from gnnnas.data.formats import synthetic
+
+    path = tmp_path / "NAS-Bench-201-v1_0-e61699.pth"
+    synthetic.write_nb201_pth(path, synthetic.nb201_benchmark_dict(2), "pickle")
+    path.write_bytes(path.read_bytes()[:-64])
+    assert main(["data", "convert", str(path), "--space", "nb201", "--data-dir", str(tmp_path / "d")]) == 2
+    assert "gnnnas: error:" in capsys.readouterr().err and not (tmp_path / "d").exists()
+    assert main(["data", "verify", "--data-dir", str(tmp_path / "d")]) == 0
+    assert "nothing converted yet" in capsys.readouterr().out

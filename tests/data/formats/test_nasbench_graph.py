@@ -59,7 +59,7 @@ def test_real_light_files_match_the_package_reader():
         table = read_nasbench_graph(file)
         reference = light_read(file.stem)
         assert len(table) == len(reference) == len(set(table["key"]))
-        assert set(int(k) for k in table["key"]) == set(reference)
+        assert {int(k) for k in table["key"]} == set(reference)
         for row, key in enumerate(table["key"]):
             record = reference[int(key)]
             assert table["valid_perf"][row] == record["valid_perf"]

@@ -1,0 +1,130 @@
+import json
+
+import numpy as np
+import pytest
+from conftest import need_module
+
+import gnnnas
+from gnnnas.data.convert import convert, converted_path, list_data
+from gnnnas.data.formats import FormatError
+from gnnnas.data.formats import synthetic as S
+from gnnnas.data.manifest import MANIFEST_NAME, verify_manifest
+from gnnnas.data.table import Table, read_table, write_table
+
+
+def test_nb201_convert_then_load(tmp_path):
+    data = S.nb201_benchmark_dict(12, seed=7)
+    S.write_nb201_pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", data, "pickle")
+    result = convert(tmp_path / "NAS-Bench-201-v1_1-096897.pth", "nb201", data_dir=tmp_path / "data")
+    assert result.path == converted_path("nb201", tmp_path / "data") and result.path.is_file()
+    manifest = json.loads((tmp_path / "data" / MANIFEST_NAME).read_text())
+    entry = manifest["files"]["nb201/nb201_converted.npz"]
+    assert entry["rows"] == 12 and entry["space"] == "nb201" and len(entry["sha256"]) == 64
+
+    bench = gnnnas.load_benchmark("nb201", data_dir=tmp_path / "data")
+    table = read_table(result.path)
+    assert len(bench) == 12 and bench.encodings == data["meta_archs"]
+    np.testing.assert_array_equal(bench.y, table["cifar10_test_200ep"])
+    assert {"cifar10", "cifar100_valid_200ep", "imagenet16_train_12ep"} <= set(bench.metrics)
+    valid = gnnnas.load_benchmark("nb201", metric="cifar100_valid_200ep", data_dir=tmp_path / "data")
+    np.testing.assert_array_equal(valid.y, table["cifar100_valid_200ep"])
+    assert [bench.space.format(a) for a in bench.archs] == data["meta_archs"]
+    with pytest.raises(ValueError, match="no metric"):
+        gnnnas.load_benchmark("nb201", metric="cifar10_valid_90ep", data_dir=tmp_path / "data")
+
+
+def test_failed_conversion_writes_nothing(tmp_path):
+    S.write_nb201_pth(tmp_path / "good.pth", S.nb201_benchmark_dict(3), "pickle")
+    raw = (tmp_path / "good.pth").read_bytes()
+    (tmp_path / "bad.pth").write_bytes(raw[: len(raw) - 100])
+    data_dir = tmp_path / "data"
+    with pytest.raises(FormatError, match="bad.pth"):
+        convert(tmp_path / "bad.pth", "nb201", data_dir=data_dir)
+    assert not data_dir.exists() or not any(data_dir.rglob("*"))
+    # a failed re-conversion keeps the previous table and manifest byte for byte
+    convert(tmp_path / "good.pth", "nb201", data_dir=data_dir)
+    before = {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+    with pytest.raises(FormatError):
+        convert(tmp_path / "bad.pth", "nb201", data_dir=data_dir)
+    assert {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()} == before
+
+
+def test_nb101_convert_then_load(tmp_path):
+    infos = S.write_nb101_tfrecord(tmp_path / "nasbench_full.tfrecord", 9, budgets=(4, 12, 36, 108), seed=3)
+    (tmp_path / "data").mkdir()
+    convert(tmp_path / "nasbench_full.tfrecord", "nb101", data_dir=tmp_path / "data")
+    bench = gnnnas.load_benchmark("nb101", metric="test_acc_36", data_dir=tmp_path / "data")
+    assert len(bench) == 9 and bench.metric == "test_acc_36"
+    first = {i["hash"]: i for i in reversed(infos)}
+    for arch, key, encoding in zip(bench.archs, bench.extra["key"], bench.encodings):
+        matrix, ops = encoding
+        assert ops == first[key]["ops"]
+        np.testing.assert_array_equal(matrix, first[key]["matrix"])
+        assert bench.extra["params"][bench.extra["key"].tolist().index(key)] == first[key]["params"]
+    assert set(bench.metrics) == {f"{s}_acc_{e}" for s in ("val", "test", "train") for e in (4, 12, 36, 108)}
+
+
+def test_truncated_tfrecord_writes_nothing(tmp_path):
+    S.write_nb101_tfrecord(tmp_path / "x.tfrecord", 5, keep=False)
+    raw = (tmp_path / "x.tfrecord").read_bytes()
+    (tmp_path / "x.tfrecord").write_bytes(raw[:-1])
+    with pytest.raises(FormatError, match="truncated"):
+        convert(tmp_path / "x.tfrecord", "nb101", data_dir=tmp_path / "data")
+    assert not (tmp_path / "data" / "nb101").exists() and not (tmp_path / "data" / MANIFEST_NAME).exists()
+
+
+def test_nasbench_graph_converted_tables_feed_the_loader(tmp_path):
+    need_module("nas_bench_graph", "pip install nas-bench-graph")
+    from pathlib import Path
+
+    import nas_bench_graph
+    from nas_bench_graph.readbench import light_read
+
+    light = Path(nas_bench_graph.__file__).parent / "light" / "proteins.bench"
+    convert(light, "nasbench_graph", data_dir=tmp_path / "light")
+    converted = gnnnas.load_benchmark("nasbench_graph", metric="proteins:valid", data_dir=tmp_path / "light")
+    package = gnnnas.load_benchmark("nasbench_graph", metric="proteins:valid")
+    np.testing.assert_array_equal(converted.y, package.y)
+    np.testing.assert_array_equal(converted.extra["params"], package.extra["params"])
+
+    keys = sorted(light_read("proteins"))
+    files = [tmp_path / f"proteins{s}.bench" for s in range(2)]
+    for s, file in enumerate(files):
+        S.write_nbg_full(file, keys, epochs=3, seed=s)
+    convert(files, "nasbench_graph", data_dir=tmp_path / "full")
+    full = gnnnas.load_benchmark("nasbench_graph", metric="proteins", data_dir=tmp_path / "full")
+    table = read_table(tmp_path / "full" / "nasbench_graph" / "nbg_proteins.npz")
+    by_key = dict(zip(table["key"].tolist(), table["test_perf"]))
+    np.testing.assert_array_equal(full.y, [by_key[int(k)] for k in full.extra["key"]])
+    assert (full.extra["seeds"] == 2).all()
+
+
+def test_table_roundtrip_without_pickle(tmp_path):
+    table = Table({"k": np.array(["a", "bb"]), "x": np.array([1.5, np.nan]), "m": np.zeros((2, 3), np.int8)},
+                  key="k", meta={"space": "test"})
+    write_table(tmp_path / "t.npz", table)
+    with np.load(tmp_path / "t.npz", allow_pickle=False) as data:
+        assert data["k"].dtype.kind == "U"
+    back = read_table(tmp_path / "t.npz")
+    assert back.key == "k" and back.meta["space"] == "test" and back["m"].shape == (2, 3)
+    np.testing.assert_array_equal(back["x"], table["x"])
+    with pytest.raises(ValueError, match="dtype object"):
+        Table({"k": np.array([1, None], dtype=object)}, key="k")
+    with pytest.raises(ValueError, match="differ in length"):
+        Table({"k": np.arange(2), "x": np.arange(3)}, key="k")
+
+
+def test_manifest_detects_changes_and_list_reports(tmp_path):
+    S.write_nb101_tfrecord(tmp_path / "a.tfrecord", 3, keep=False)
+    data_dir = tmp_path / "data"
+    rows = {r["path"]: r for r in list_data(data_dir)}
+    assert not rows["nb101/nb101_converted.npz"]["present"]
+    assert "nasbench_only108.tfrecord" in rows["nb101/nb101_converted.npz"]["how"]
+    convert(tmp_path / "a.tfrecord", "nb101", data_dir=data_dir)
+    assert {r["path"]: r for r in list_data(data_dir)}["nb101/nb101_converted.npz"]["present"]
+    assert verify_manifest(data_dir) == [("nb101/nb101_converted.npz", "ok")]
+    table = data_dir / "nb101" / "nb101_converted.npz"
+    table.write_bytes(table.read_bytes() + b"\0")
+    assert verify_manifest(data_dir) == [("nb101/nb101_converted.npz", "checksum mismatch")]
+    table.unlink()
+    assert verify_manifest(data_dir) == [("nb101/nb101_converted.npz", "missing")]
