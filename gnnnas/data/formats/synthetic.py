@@ -166,9 +166,9 @@ def nb101_records(n_cells: int, budgets: tuple[int, ...] = (108,), repeats: int 
                   seed: int = 0) -> Iterator[tuple[bytes, dict]]:
     """Yield ``(record bytes, what it encodes)`` in the official NB101 record layout."""
     rng = np.random.default_rng(seed)
-    for _ in range(n_cells):
-        matrix, ops = _nb101_cell(rng)
-        module_hash = hashlib.md5(matrix.tobytes() + ",".join(ops).encode() + rng.bytes(4)).hexdigest()
+    for cell in range(n_cells):
+        matrix, ops = _nb101_cell(rng)  # unique hash per cell (not the official graph hash)
+        module_hash = hashlib.md5(f"{seed}:{cell}:".encode() + matrix.tobytes() + ",".join(ops).encode()).hexdigest()
         params = int(rng.integers(100_000, 50_000_000))
         for budget in budgets:
             for _ in range(repeats):
