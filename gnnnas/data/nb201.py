@@ -103,7 +103,8 @@ def _load_converted(metric: str | None, data_dir, path) -> Benchmark:
     }
     available = [name for name, col in extra.items() if name.endswith("ep") and not np.isnan(col).all()]
     metrics = tuple(a for a, col in _ALIASES.items() if col in available) + tuple(available)
-    default = "cifar10" if "cifar10" in metrics else (metrics[0] if metrics else "cifar10")
+    preferred = [m for m in ("cifar10", "cifar10_valid_200ep") if m in metrics]
+    default = preferred[0] if preferred else (metrics[0] if metrics else "cifar10")
     metric = check_metric("nb201", metric, metrics, default)
     for alias, column in _ALIASES.items():
         extra[alias] = extra[column]

@@ -33,6 +33,13 @@ def test_nb201_convert_then_load(tmp_path):
         gnnnas.load_benchmark("nb201", metric="cifar10_valid_90ep", data_dir=tmp_path / "data")
 
 
+def test_naslib_table_defaults_to_cifar10_valid(tmp_path):
+    S.write_naslib_nb201(tmp_path / "nb201_cifar10_full_training.pickle", 5)
+    convert(tmp_path / "nb201_cifar10_full_training.pickle", "nb201", data_dir=tmp_path)
+    bench = gnnnas.load_benchmark("nb201", data_dir=tmp_path)
+    assert bench.metric == "cifar10_valid_200ep" and "cifar10" not in bench.metrics
+
+
 def test_failed_conversion_writes_nothing(tmp_path):
     S.write_nb201_pth(tmp_path / "good.pth", S.nb201_benchmark_dict(3), "pickle")
     raw = (tmp_path / "good.pth").read_bytes()

@@ -71,6 +71,13 @@ class _LazyStorage:
         self.array: np.ndarray | None = None
 
 
+class _StorageView:
+    """A legacy storage view (``view_metadata`` = (view key, element offset, size))."""
+
+    def __init__(self, base: _LazyStorage, offset: int) -> None:
+        self.base, self.offset = base, int(offset)
+
+
 class _LazyTensor:
     def __init__(self, storage: _LazyStorage, offset: int, size, stride) -> None:
         self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
@@ -89,6 +96,8 @@ def _view(storage: np.ndarray, offset: int, size, stride) -> np.ndarray:
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *_rest, **_kw):
+    if isinstance(storage, _StorageView):
+        return _LazyTensor(storage.base, storage.offset + storage_offset, size, stride)
     if isinstance(storage, _LazyStorage):
         return _LazyTensor(storage, storage_offset, size, stride)
     return _view(storage, storage_offset, size, stride)
@@ -167,6 +176,9 @@ class SafeUnpickler(pickle.Unpickler):
         if self._legacy:
             if key not in self.storages:
                 self.storages[key] = _LazyStorage(dtype)
+            view = pid[5] if len(pid) > 5 else None
+            if view is not None:  # (view key, offset, size): a slice of the storage
+                return _StorageView(self.storages[key], view[1])
             return self.storages[key]
         if self._storage_reader is None:
             raise FormatError(self._path, "the pickle refers to tensor storage but the file is not a torch archive")

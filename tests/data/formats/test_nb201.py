@@ -73,6 +73,13 @@ def test_nats_simple_directory(tmp_path):
     _check_rows(table, data, {12: "12", 200: "200"})
 
 
+def test_nats_single_file(tmp_path):
+    data = S.nb201_benchmark_dict(3, seed=6, hp_keys=("12", "200"))
+    with bz2.BZ2File(tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2", "wb") as handle:
+        pickle.dump(data, handle, protocol=4)
+    _check_rows(read_nb201(tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2"), data, {12: "12", 200: "200"})
+
+
 def test_nats_directory_missing_arch_and_corrupted_file(tmp_path):
     directory = tmp_path / "NATS-tss-v1_0-3ffb9-simple"
     S.write_nats_dir(directory, S.nb201_benchmark_dict(4, hp_keys=("12", "200")))
