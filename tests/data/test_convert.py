@@ -1,3 +1,4 @@
+import base64
 import json
 
 import numpy as np
@@ -135,3 +136,33 @@ def test_manifest_detects_changes_and_list_reports(tmp_path):
     assert verify_manifest(data_dir) == [("nb101/nb101_converted.npz", "checksum mismatch")]
     table.unlink()
     assert verify_manifest(data_dir) == [("nb101/nb101_converted.npz", "missing")]
+
+
+def test_nb101_records_built_from_real_cells_keep_their_official_hash(tmp_path, data_root):
+    """Real NB101 cells (graphs + values from the 1k file) packed into the official record layout:
+    after conversion every loaded cell reproduces its official module hash and parameter count."""
+    from gnnnas.data.formats.protobuf import encode_model_metrics
+    from gnnnas.data.formats.tfrecord import write_records
+
+    root = data_root("nb101/nb101_1k_valid_acc_with_graphs.json")
+    cells = json.loads((root / "nb101/nb101_1k_valid_acc_with_graphs.json").read_text())
+    names = {-1: "input", -2: "output", 0: "conv3x3-bn-relu", 1: "conv1x1-bn-relu", 2: "maxpool3x3"}
+    records, n = [], 150
+    for i in range(n):
+        keep = [v for v, op in enumerate(cells["operations"][i]) if op != -3]
+        matrix = np.asarray(cells["adjacency"][i], dtype=int)[np.ix_(keep, keep)]
+        ops = [names[cells["operations"][i][v]] for v in keep]
+        for budget in (4, 12, 36, 108):
+            final = {"current_epoch": budget, "training_time": cells["final_training_time"][i],
+                     "validation_accuracy": cells[f"{budget}_final_validation_accuracy"][i]}
+            metrics = encode_model_metrics([{}, {}, final], cells["trainable_parameters"][i], 1.0)
+            records.append(json.dumps([cells["key"][i], budget, "".join(map(str, matrix.reshape(-1))), ",".join(ops),
+                                       base64.b64encode(metrics).decode()]).encode())
+    write_records(tmp_path / "nasbench_full.tfrecord", records)
+    convert(tmp_path / "nasbench_full.tfrecord", "nb101", data_dir=tmp_path / "data")
+    bench = gnnnas.load_benchmark("nb101", data_dir=tmp_path / "data")
+    assert list(bench.extra["key"]) == cells["key"][:n]
+    assert [bench.space.hash(a) for a in bench.archs] == cells["key"][:n]
+    np.testing.assert_array_equal(bench.y, cells["108_final_validation_accuracy"][:n])
+    np.testing.assert_array_equal(bench.extra["params"], cells["trainable_parameters"][:n])
+    assert [a.macro["params"] for a in bench.archs] == cells["trainable_parameters"][:n]
