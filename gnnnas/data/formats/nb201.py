@@ -44,7 +44,7 @@ from gnnnas.data.formats.errors import FormatError
 from gnnnas.data.formats.safe_pickle import load_pickle
 from gnnnas.data.table import Table
 
-__all__ = ["NB201_COLUMNS", "read_nb201", "rows_from_arch_results"]
+__all__ = ["NB201_COLUMNS", "iter_nats_dir", "read_nb201", "rows_from_arch_results"]
 
 GROUPS = ("cifar10", "cifar100", "imagenet16")
 EPOCHS = (12, 200)
