@@ -18,6 +18,10 @@ from gnnnas.data.benchmark import Benchmark, load_benchmark
 __all__ = ["PROTOCOLS", "Protocol", "Split", "get_protocol"]
 
 
+#: benchmarks whose loaders prefer a converted table when present (see ``gnnnas data convert``)
+_CONVERTIBLE = ("nb201", "nb101", "nasbench_graph")
+
+
 @dataclass(frozen=True)
 class Split:
     seed: int
@@ -51,7 +55,15 @@ class Protocol:
     options: dict = field(default_factory=dict)
 
     def load(self, data_dir: str | os.PathLike | None = None) -> Benchmark:
-        return load_benchmark(self.benchmark, metric=self.metric, data_dir=data_dir, **self.options)
+        """The protocol's benchmark, always from the published tables of the Data section.
+
+        A table converted from official files (``gnnnas data convert``) can hold other cells or
+        other repeats, so protocols never read one: their numbers stay comparable.
+        """
+        options = dict(self.options)
+        if self.benchmark in _CONVERTIBLE:
+            options.setdefault("converted", False)
+        return load_benchmark(self.benchmark, metric=self.metric, data_dir=data_dir, **options)
 
     def truth(self, bench: Benchmark) -> np.ndarray:
         return bench.y if self.truth_metric is None else np.asarray(bench.extra[self.truth_metric], dtype=float)

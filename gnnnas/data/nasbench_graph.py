@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import resolve_data_dir
+from gnnnas.data.paths import converted_table
 from gnnnas.data.table import read_table
 from gnnnas.spaces.nasbench_graph import NBG_PROTEINS_OPS
 from gnnnas.spaces.registry import get_space
@@ -72,6 +72,7 @@ def load_nasbench_graph(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
     macro_params: bool = False,
+    converted: bool | None = None,
 ) -> Benchmark:
     """All architectures of one NAS-Bench-Graph data set, label ``metric`` (default ``cora``).
 
@@ -82,11 +83,14 @@ def load_nasbench_graph(
     the table's millions) and ``key`` (the benchmark key). ``macro_params=True`` also copies
     ``params`` into every arch's macro features (the global node); off by default because
     ``space.parse`` cannot know them, so sampled archs would lack the feature.
+    ``converted``: read ``<data_dir>/nasbench_graph/nbg_<dataset>.npz`` (written by ``gnnnas data
+    convert``) when present (``None``), always (``True``) or never (``False``, as the PGRAPH
+    protocols do).
     """
     metric = check_metric("nasbench_graph", metric, NBG_METRICS, "cora")
     dataset, _, split = metric.partition(":")
-    converted = resolve_data_dir(data_dir) / f"nasbench_graph/nbg_{dataset}.npz"
-    table = _converted_dict(converted) if converted.is_file() else read_bench_dict(dataset)
+    table_path = converted_table(f"nasbench_graph/nbg_{dataset}.npz", data_dir, converted, "nasbench_graph")
+    table = _converted_dict(table_path) if table_path is not None else read_bench_dict(dataset)
     space = get_space("nasbench_graph", ops=NBG_PROTEINS_OPS if dataset == "proteins" else None)
     encodings = list(space.members)
     keys = [space.key(enc) for enc in encodings]

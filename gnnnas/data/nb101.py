@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import require_file, resolve_data_dir
+from gnnnas.data.paths import converted_table, require_file
 from gnnnas.data.table import read_table
 from gnnnas.spaces.nb101 import CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, module_hash
 from gnnnas.spaces.registry import get_space
@@ -87,6 +87,7 @@ def _load_converted(metric: str | None, path) -> Benchmark:
 def load_nb101(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
+    converted: bool | None = None,
 ) -> Benchmark:
     """The 20,001 hash-keyed NB101 cells, label ``metric`` (default ``val_acc_108``).
 
@@ -105,10 +106,12 @@ def load_nb101(
     precedence: all cells of the official file in file order, graphs from the file (no
     enumeration), metrics ``{val,test,train}_acc_{4,12,36,108}`` (fractions, mean over the
     repeats; budgets the source lacks are absent), ``training_time_<e>``, ``params``.
+    ``converted=False`` reads the published 20,001 cells even then (as protocol P101 does);
+    ``converted=True`` requires the table.
     """
-    converted = resolve_data_dir(data_dir) / _CONVERTED
-    if converted.is_file():
-        return _load_converted(metric, converted)
+    table_path = converted_table(_CONVERTED, data_dir, converted, "nb101")
+    if table_path is not None:
+        return _load_converted(metric, table_path)
     metric = check_metric("nb101", metric, NB101_METRICS, "val_acc_108")
     with open(require_file(_FILE_20K, data_dir, _HOW_20K)) as handle:
         table = json.load(handle)

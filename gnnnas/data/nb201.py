@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import require_file, resolve_data_dir
+from gnnnas.data.paths import converted_table, require_file, resolve_data_dir
 from gnnnas.data.table import read_table
 from gnnnas.spaces.registry import get_space
 
@@ -130,6 +130,7 @@ def _load_converted(metric: str | None, data_dir, path) -> Benchmark:
 def load_nb201(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
+    converted: bool | None = None,
 ) -> Benchmark:
     """All 15,625 NB201 cells in official index order, label ``metric`` (default ``cifar10``).
 
@@ -143,11 +144,12 @@ def load_nb201(
     precedence over the CSVs; it adds the metrics ``<dataset>_{train,valid,test}_{12,200}ep``
     (whichever its source holds) and the official ``<dataset>_{params,flops,latency}``;
     its rows are in the source's order (official index order for ``.pth`` / NATS sources,
-    index in ``extra["index"]``).
+    index in ``extra["index"]``). ``converted=False`` reads the CSVs even then (as the P201
+    protocols do); ``converted=True`` requires the table.
     """
-    converted = resolve_data_dir(data_dir) / _CONVERTED
-    if converted.is_file():
-        return _load_converted(metric, data_dir, converted)
+    table_path = converted_table(_CONVERTED, data_dir, converted, "nb201")
+    if table_path is not None:
+        return _load_converted(metric, data_dir, table_path)
     metric = check_metric("nb201", metric, NB201_METRICS, "cifar10")
     full = _read_csv(require_file("nb201/nb201_test_acc_200ep.csv", data_dir, _HOW))
     strings = full["ArchitectureString"]

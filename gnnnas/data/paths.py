@@ -50,6 +50,24 @@ def require_file(relative: str, data_dir: str | os.PathLike | None, how_to_get: 
     return path
 
 
+def converted_table(relative: str, data_dir: str | os.PathLike | None, converted: bool | None,
+                    space: str) -> Path | None:
+    """Which converted table a loader reads: ``None`` when it should read the published files.
+
+    ``converted=None`` (loaders' default): the table when present; ``True``: the table, or
+    :class:`MissingDataError`; ``False``: never (protocols pin the published files, so a
+    converted table cannot change their numbers).
+    """
+    if converted is None:
+        path = resolve_data_dir(data_dir) / relative
+        return path if path.is_file() else None
+    if converted is True:
+        return require_file(relative, data_dir, f"convert the official file with `gnnnas data convert SOURCE --space {space}`")
+    if converted is False:
+        return None
+    raise ValueError(f"converted must be None, True or False, got {converted!r}")
+
+
 def resolve_cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """A writable directory for derived files (``$GNNNAS_CACHE`` > data dir > ``~/.cache/gnnnas``)."""
     env = os.environ.get("GNNNAS_CACHE")

@@ -11,6 +11,7 @@ from gnnnas.data.formats import FormatError
 from gnnnas.data.formats import synthetic as S
 from gnnnas.data.manifest import MANIFEST_NAME, verify_manifest
 from gnnnas.data.table import Table, read_table, write_table
+from gnnnas.protocols import get_protocol
 
 
 def test_nb201_convert_then_load(tmp_path):
@@ -32,6 +33,25 @@ def test_nb201_convert_then_load(tmp_path):
     assert [bench.space.format(a) for a in bench.archs] == data["meta_archs"]
     with pytest.raises(ValueError, match="no metric"):
         gnnnas.load_benchmark("nb201", metric="cifar10_valid_90ep", data_dir=tmp_path / "data")
+
+
+def test_protocols_and_converted_false_read_the_published_tables(tmp_path, data_root):
+    root = data_root("nb201/nb201_test_acc_200ep.csv")
+    data_dir = tmp_path / "data"
+    (data_dir / "nb201").mkdir(parents=True)
+    (data_dir / "nb201/nb201_test_acc_200ep.csv").write_bytes((root / "nb201/nb201_test_acc_200ep.csv").read_bytes())
+    with pytest.raises(gnnnas.MissingDataError, match="gnnnas data convert"):
+        gnnnas.load_benchmark("nb201", data_dir=data_dir, converted=True)
+    S.write_nb201_pth(tmp_path / "small.pth", S.nb201_benchmark_dict(12, seed=3), "pickle")
+    convert(tmp_path / "small.pth", "nb201", data_dir=data_dir)
+
+    assert len(gnnnas.load_benchmark("nb201", data_dir=data_dir)) == 12  # default: the converted table
+    assert len(gnnnas.load_benchmark("nb201", data_dir=data_dir, converted=True)) == 12
+    published = gnnnas.load_benchmark("nb201", data_dir=data_dir, converted=False)
+    assert len(published) == 15625 and published.y.max() == pytest.approx(94.3733, abs=1e-3)
+    assert len(get_protocol("P201").load(data_dir)) == 15625  # protocols pin the published files
+    with pytest.raises(ValueError, match="converted must be"):
+        gnnnas.load_benchmark("nb201", data_dir=data_dir, converted="yes")
 
 
 def test_naslib_table_defaults_to_cifar10_valid(tmp_path):
