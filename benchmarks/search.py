@@ -52,21 +52,39 @@ METHODS = ("random", "rea", "gnnnas")
 CHECKPOINTS = (50, 100, 150)
 
 
+class _Reached(Exception):
+    """Raised from ``on_round`` once a run has queried the optimum: later queries cannot change
+    any reported number (queries to optimum, best after k queries), so the run stops there."""
+
+
 def run_one(method: str, space, oracle: search.BenchmarkOracle, budget: int, seed: int, candidates,
-            predictor_options: dict) -> search.SearchResult:
+            predictor_options: dict, stop_at_optimum: bool = False) -> tuple[search.SearchResult, bool]:
+    """One run; returns its result and whether it stopped early at the optimum."""
     if method == "random":
-        return search.random_search(space, oracle, budget, rng=seed, candidates=candidates)
+        return search.random_search(space, oracle, budget, rng=seed, candidates=candidates), False
     if method == "rea":
         return search.regularized_evolution(space, oracle, budget, rng=seed, population=20, sample=5,
-                                            candidates=candidates)
-    return search.predictor_search(space, oracle, budget, rng=seed, candidates=candidates, **predictor_options)
+                                            candidates=candidates), False
+    last: list[search.SearchResult] = []
+
+    def on_round(result: search.SearchResult) -> None:
+        last[:] = [result]
+        if stop_at_optimum and result.best_value >= oracle.max_value:
+            raise _Reached
+
+    try:
+        result = search.predictor_search(space, oracle, budget, rng=seed, candidates=candidates,
+                                         on_round=on_round, **predictor_options)
+    except _Reached:
+        return last[0], True
+    return result, False
 
 
 def summarise(runs: list[dict], task: str, method: str) -> dict:
     mine = [r for r in runs if r["task"] == task and r["method"] == method]
     if not mine:
         return {}
-    budget = min(len(r["values"]) for r in mine)
+    budget = min(r["budget"] for r in mine)
     to_opt = [r["queries_to_optimum"] for r in mine]
     found = sorted(q for q in to_opt if q is not None)
     # a median over all runs, counting "not found" as larger than any budget
@@ -111,6 +129,32 @@ def markdown(payload: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compact(record: dict) -> dict:
+    """Keep every query value (6 decimals) up to the last checkpoint and, beyond it, only the points where the
+    best so far improves (``[query, value]``): enough for every number and curve reported, and
+    the baselines' 3,000-query runs stay small on disk."""
+    values = [round(v, 6) for v in record["values"]]  # table values carry no more digits
+    if len(values) <= CHECKPOINTS[-1]:
+        return {**record, "values": values}
+    best = np.fmax.accumulate(np.asarray(values, dtype=float))
+    changed = np.flatnonzero(np.diff(best, prepend=-np.inf) > 0)
+    return {**record, "values": values[: CHECKPOINTS[-1]], "n_queries": len(values),
+            "improvements": [[int(i) + 1, float(best[i])] for i in changed]}
+
+
+def _best_so_far(record: dict, n: int) -> np.ndarray:
+    """Best value after 1..n queries; a run that ended early (at the optimum, or with the
+    candidates used up) keeps its final best."""
+    if "improvements" in record:
+        best = np.full(min(n, record["n_queries"]), np.nan)
+        for query, value in record["improvements"]:
+            if query <= len(best):
+                best[query - 1:] = value
+    else:
+        best = np.fmax.accumulate(np.asarray(record["values"][:n], dtype=float))
+    return np.concatenate([best, np.full(n - len(best), best[-1])])
+
+
 def plot(payload: dict, path: Path) -> bool:
     try:
         import matplotlib
@@ -127,8 +171,8 @@ def plot(payload: dict, path: Path) -> bool:
             runs = [r for r in payload["runs"] if r["task"] == task and r["method"] == method]
             if not runs:
                 continue
-            n = min(len(r["values"]) for r in runs)
-            regret = np.array([optimum - np.fmax.accumulate(np.asarray(r["values"][:n], dtype=float)) for r in runs])
+            n = min(r["budget"] for r in runs)
+            regret = np.array([optimum - _best_so_far(r, n) for r in runs])
             x = np.arange(1, n + 1)
             mean = regret.mean(0)
             lo, hi = np.percentile(regret, [25, 75], axis=0)
@@ -162,6 +206,9 @@ def main(argv=None) -> int:
     parser.add_argument("--acquisition", default="mean")
     parser.add_argument("--pool", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--stop-at-optimum", action="store_true",
+                        help="end a gnnnas run at the round it queries the optimum (saves time; no reported "
+                             "number changes, as later queries cannot lower the best so far)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--skip-existing", action="store_true")
     parser.add_argument("--out", default=None, help="output stem (default: benchmarks/results/search)")
@@ -188,7 +235,9 @@ def main(argv=None) -> int:
             "architecture twice, seeds 0..runs-1; NB201 tasks search all 15,625 cells of the space "
             "(200-epoch test accuracy, seed mean); darts (725 NASLib cells, val_accuracy) and nb101 "
             "(20,001 hash-keyed cells, 108-epoch validation accuracy of one repeat) search the cells "
-            "of the table, mutation = nearest unseen cell"),
+            "of the table, mutation = nearest unseen cell"
+            + ("; gnnnas runs end at the round in which they query the optimum (the best so far cannot "
+               "change after that; curves are held at the optimum)" if args.stop_at_optimum else "")),
     }
     payload["methods"] = {
         "random": "uniform sampling without repeats",
@@ -203,11 +252,12 @@ def main(argv=None) -> int:
                               "date": str(date.today()), "device": "cpu"}
 
     def save() -> None:
+        payload["runs"] = [compact(r) for r in payload["runs"]]
         payload["runs"].sort(key=lambda r: (list(TASKS).index(r["task"]), METHODS.index(r["method"]), r["seed"]))
         payload["summary"] = [s for t in TASKS for m in METHODS if (s := summarise(payload["runs"], t, m))]
         json_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = json_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(payload, indent=1))
+        tmp.write_text(json.dumps(payload))  # one line: ~200 runs of up to 150 values
         tmp.replace(json_path)
         stem.with_suffix(".md").write_text(markdown(payload))
 
@@ -238,11 +288,12 @@ def main(argv=None) -> int:
                     continue
                 start = time.perf_counter()
                 budget = args.budget if method == "gnnnas" else args.baseline_budget
-                result = run_one(method, bench.space, oracle, budget, seed, candidates, predictor_options)
+                result, stopped = run_one(method, bench.space, oracle, budget, seed, candidates, predictor_options,
+                                          args.stop_at_optimum)
                 seconds = time.perf_counter() - start
                 record = {"task": task, "method": method, "seed": seed, "budget": budget,
                           "values": [float(v) for v in result.values], "seconds": seconds,
-                          "queries_to_optimum": result.queries_to(optimum),
+                          "queries_to_optimum": result.queries_to(optimum), "stopped_at_optimum": stopped,
                           "fit_seconds": float(sum(r.get("fit_seconds", 0.0) for r in result.rounds))}
                 payload["runs"] = [r for r in payload["runs"] if (r["task"], r["method"], r["seed"]) != key]
                 payload["runs"].append(record)
