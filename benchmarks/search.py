@@ -100,7 +100,7 @@ def summarise(runs: list[dict], task: str, method: str) -> dict:
     return out
 
 
-def markdown(payload: dict) -> str:
+def markdown(payload: dict, json_name: str = "search.json") -> str:
     lines = ["# Query-budgeted search on benchmark tables", ""]
     p = payload["protocol"]
     lines += [
@@ -125,7 +125,7 @@ def markdown(payload: dict) -> str:
                      f"{s['found']}/{s['runs']} | {med_text} | " + " | ".join(cells) + f" | {s['seconds_mean']:.1f} |")
     lines += ["", ("best @k: mean ± std over runs of the best value among the first k queries "
                    "(in brackets: runs that had reached the optimum by then). Queries to optimum per run "
-                   "(None = not found) are in search.json.")]
+                   f"(None = not found) are in {json_name}.")]
     return "\n".join(lines) + "\n"
 
 
@@ -259,7 +259,7 @@ def main(argv=None) -> int:
         tmp = json_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(payload))  # one line: ~200 runs of up to 150 values
         tmp.replace(json_path)
-        stem.with_suffix(".md").write_text(markdown(payload))
+        stem.with_suffix(".md").write_text(markdown(payload, json_path.name))
 
     if args.merge:
         methods_text = dict(payload["methods"])

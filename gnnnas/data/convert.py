@@ -8,13 +8,14 @@ rename) and the manifest updated. A truncated or corrupted source raises
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gnnnas.data.formats.errors import FormatError
 from gnnnas.data.manifest import MANIFEST_NAME, file_sha256, read_manifest, record_files
-from gnnnas.data.paths import resolve_data_dir
+from gnnnas.data.paths import CONVERTED, converted_relative, resolve_data_dir
 from gnnnas.data.table import Table, write_table
 
 __all__ = [
@@ -28,12 +29,6 @@ __all__ = [
     "manifest_path",
 ]
 
-#: Where each space's converted table goes, relative to the data directory.
-CONVERTED = {
-    "nb201": "nb201/nb201_converted.npz",
-    "nb101": "nb101/nb101_converted.npz",
-    "nasbench_graph": "nasbench_graph/nbg_{dataset}.npz",
-}
 SPACES = tuple(CONVERTED)
 
 
@@ -49,14 +44,7 @@ class ConvertResult:
 
 def converted_path(space: str, data_dir: str | os.PathLike | None = None, dataset: str | None = None) -> Path:
     """Path of the converted table of ``space`` (NAS-Bench-Graph: per ``dataset``)."""
-    if space not in CONVERTED:
-        raise ValueError(f"unknown space {space!r} for conversion; choose from {list(SPACES)}")
-    relative = CONVERTED[space]
-    if "{dataset}" in relative:
-        if not dataset:
-            raise ValueError("NAS-Bench-Graph tables are per data set: pass dataset=")
-        relative = relative.format(dataset=dataset)
-    return resolve_data_dir(data_dir) / relative
+    return resolve_data_dir(data_dir) / converted_relative(space, dataset)
 
 
 def _read(sources: Sequence[Path], space: str, dataset: str | None, check_crc: bool) -> Table:
@@ -87,8 +75,6 @@ def convert(
     ``sources``: NB201 ``.pth`` / NATS ``-simple`` dir / NASLib pickle; NB101 ``.tfrecord`` or
     hash-keyed pickle; NAS-Bench-Graph light file or the seed files of one data set.
     """
-    import time
-
     start = time.perf_counter()
     if space not in CONVERTED:
         raise ValueError(f"unknown space {space!r} for conversion; choose from {list(SPACES)}")

@@ -89,7 +89,7 @@ def load_nasbench_graph(
     """
     metric = check_metric("nasbench_graph", metric, NBG_METRICS, "cora")
     dataset, _, split = metric.partition(":")
-    table_path = converted_table(f"nasbench_graph/nbg_{dataset}.npz", data_dir, converted, "nasbench_graph")
+    table_path = converted_table("nasbench_graph", data_dir, converted, dataset=dataset)
     table = _converted_dict(table_path) if table_path is not None else read_bench_dict(dataset)
     space = get_space("nasbench_graph", ops=NBG_PROTEINS_OPS if dataset == "proteins" else None)
     encodings = list(space.members)

@@ -31,7 +31,6 @@ __all__ = ["NB101_500_METRICS", "NB101_METRICS", "load_nb101", "load_nb101_500"]
 
 _FILE_20K = "nb101/nb101_20k_valid_acc_by_hash.json"
 _FILE_500 = "nb101/nb101_500_valid_acc.json"
-_CONVERTED = "nb101/nb101_converted.npz"
 _HOW_20K = (
     "nb101_20k_valid_acc_by_hash.json is static/data/data-20k.json of GitHub tiga1231/nasbench-vis "
     "(values from NAS-Bench-101); put it under <data_dir>/nb101/"
@@ -69,8 +68,13 @@ def _load_converted(metric: str | None, path) -> Benchmark:
     if "training_time_108" in extra:
         extra["training_time"] = extra["training_time_108"]
     extra["params"] = np.asarray(table["params"], dtype=np.float64)
-    extra["flops"] = np.array([a.macro["flops"] for a in archs], dtype=np.float64)
     extra["key"] = np.asarray([str(h) for h in table["hash"]], dtype=object)
+    return _benchmark(space, archs, metric, extra, metrics)
+
+
+def _benchmark(space, archs: list, metric: str, extra: dict[str, np.ndarray], metrics: tuple[str, ...]) -> Benchmark:
+    """The ``nb101`` benchmark of ``archs`` (adds the computed ``flops`` column)."""
+    extra["flops"] = np.array([a.macro["flops"] for a in archs], dtype=np.float64)
     return Benchmark(
         name="nb101",
         space=space,
@@ -109,7 +113,7 @@ def load_nb101(
     ``converted=False`` reads the published 20,001 cells even then (as protocol P101 does);
     ``converted=True`` requires the table.
     """
-    table_path = converted_table(_CONVERTED, data_dir, converted, "nb101")
+    table_path = converted_table("nb101", data_dir, converted)
     if table_path is not None:
         return _load_converted(metric, table_path)
     metric = check_metric("nb101", metric, NB101_METRICS, "val_acc_108")
@@ -132,18 +136,8 @@ def load_nb101(
     }
     extra["training_time"] = np.asarray(table["final_training_time"], dtype=np.float64)
     extra["params"] = np.asarray(table["trainable_parameters"], dtype=np.float64)
-    extra["flops"] = np.array([a.macro["flops"] for a in archs], dtype=np.float64)
     extra["key"] = np.asarray(keys, dtype=object)
-    return Benchmark(
-        name="nb101",
-        space=space,
-        metric=metric,
-        archs=archs,
-        y=extra[metric],
-        encodings=[space.format(a) for a in archs],
-        extra=extra,
-        metrics=NB101_METRICS,
-    )
+    return _benchmark(space, archs, metric, extra, NB101_METRICS)
 
 
 def parse_naslib_key(key: str) -> tuple[np.ndarray, list[str]]:

@@ -25,8 +25,6 @@ from gnnnas.spaces.registry import get_space
 
 __all__ = ["NB201_METRICS", "load_nb201"]
 
-_CONVERTED = "nb201/nb201_converted.npz"
-
 _HOW = (
     "the NB201 tables are described in the gnnnas README (data section): "
     "nb201_test_acc_200ep.csv from GitHub v-tao/nats-bench-landscape (nats_bench.csv), "
@@ -109,6 +107,12 @@ def _load_converted(metric: str | None, data_dir, path) -> Benchmark:
     for alias, column in _ALIASES.items():
         extra[alias] = extra[column]
     extra["index"] = np.asarray(table["index"], dtype=np.int64)
+    return _benchmark(strings, metric, extra, metrics, data_dir)
+
+
+def _benchmark(strings: list[str], metric: str, extra: dict[str, np.ndarray], metrics: tuple[str, ...],
+               data_dir) -> Benchmark:
+    """The ``nb201`` benchmark of the cells ``strings`` (adds ``params``, ``flops``, zero-cost scores)."""
     space = get_space("nb201")
     archs = [space.parse(s) for s in strings]
     extra["params"] = np.array([a.macro["params"] for a in archs])
@@ -120,7 +124,7 @@ def _load_converted(metric: str | None, data_dir, path) -> Benchmark:
         metric=metric,
         archs=archs,
         y=extra[metric],
-        encodings=strings,
+        encodings=list(strings),
         extra=extra,
         metrics=metrics,
     )
@@ -147,20 +151,16 @@ def load_nb201(
     index in ``extra["index"]``). ``converted=False`` reads the CSVs even then (as the P201
     protocols do); ``converted=True`` requires the table.
     """
-    table_path = converted_table(_CONVERTED, data_dir, converted, "nb201")
+    table_path = converted_table("nb201", data_dir, converted)
     if table_path is not None:
         return _load_converted(metric, data_dir, table_path)
     metric = check_metric("nb201", metric, NB201_METRICS, "cifar10")
     full = _read_csv(require_file("nb201/nb201_test_acc_200ep.csv", data_dir, _HOW))
     strings = full["ArchitectureString"]
-    space = get_space("nb201")
-    archs = [space.parse(s) for s in strings]
     extra: dict[str, np.ndarray] = {
         name: np.asarray(full[col], dtype=np.float64) for name, col in _FULL_COLUMNS.items()
     }
     extra["unique_string"] = np.asarray(full["UniqueString"], dtype=object)
-    extra["params"] = np.array([a.macro["params"] for a in archs])
-    extra["flops"] = np.array([a.macro["flops"] for a in archs])
 
     low_path = resolve_data_dir(data_dir) / "nb201/nb201_valid_test_acc_12ep.csv"
     if metric in _LOW_COLUMNS or low_path.is_file():
@@ -169,16 +169,4 @@ def load_nb201(
             raise ValueError(f"{low_path}: rows are not in the order of nb201_test_acc_200ep.csv")
         for name, col in _LOW_COLUMNS.items():
             extra[name] = np.asarray(low[col], dtype=np.float64)
-
-    _add_zero_cost(extra, strings, metric, data_dir)
-
-    return Benchmark(
-        name="nb201",
-        space=space,
-        metric=metric,
-        archs=archs,
-        y=extra[metric],
-        encodings=list(strings),
-        extra=extra,
-        metrics=NB201_METRICS,
-    )
+    return _benchmark(strings, metric, extra, NB201_METRICS, data_dir)

@@ -50,22 +50,43 @@ def require_file(relative: str, data_dir: str | os.PathLike | None, how_to_get: 
     return path
 
 
-def converted_table(relative: str, data_dir: str | os.PathLike | None, converted: bool | None,
-                    space: str) -> Path | None:
+#: Where ``gnnnas data convert`` writes each space's table, relative to the data directory.
+CONVERTED = {
+    "nb201": "nb201/nb201_converted.npz",
+    "nb101": "nb101/nb101_converted.npz",
+    "nasbench_graph": "nasbench_graph/nbg_{dataset}.npz",
+}
+
+
+def converted_relative(space: str, dataset: str | None = None) -> str:
+    """Path of ``space``'s converted table inside the data directory (NAS-Bench-Graph: per ``dataset``)."""
+    if space not in CONVERTED:
+        raise ValueError(f"unknown space {space!r} for conversion; choose from {list(CONVERTED)}")
+    relative = CONVERTED[space]
+    if "{dataset}" in relative:
+        if not dataset:
+            raise ValueError("NAS-Bench-Graph tables are per data set: pass dataset=")
+        relative = relative.format(dataset=dataset)
+    return relative
+
+
+def converted_table(space: str, data_dir: str | os.PathLike | None, converted: bool | None,
+                    dataset: str | None = None) -> Path | None:
     """Which converted table a loader reads: ``None`` when it should read the published files.
 
     ``converted=None`` (loaders' default): the table when present; ``True``: the table, or
     :class:`MissingDataError`; ``False``: never (protocols pin the published files, so a
     converted table cannot change their numbers).
     """
+    if converted is not None and not isinstance(converted, bool):
+        raise ValueError(f"converted must be None, True or False, got {converted!r}")
+    if converted is False:
+        return None
+    relative = converted_relative(space, dataset)
     if converted is None:
         path = resolve_data_dir(data_dir) / relative
         return path if path.is_file() else None
-    if converted is True:
-        return require_file(relative, data_dir, f"convert the official file with `gnnnas data convert SOURCE --space {space}`")
-    if converted is False:
-        return None
-    raise ValueError(f"converted must be None, True or False, got {converted!r}")
+    return require_file(relative, data_dir, f"convert the official file with `gnnnas data convert SOURCE --space {space}`")
 
 
 def resolve_cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
