@@ -82,6 +82,7 @@ def convert(
     table = _read(paths, space, dataset, check_crc)  # raises before anything is written
     root = resolve_data_dir(data_dir)
     out = converted_path(space, root, dataset=table.meta.get("dataset", dataset))
+    read_manifest(root)  # an unreadable manifest fails here, before the old table is replaced
     write_table(out, table)
     relative = str(out.relative_to(root))
     info = {

@@ -41,8 +41,11 @@ def read_manifest(data_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(data_dir) / MANIFEST_NAME
     if not path.is_file():
         return {"version": 1, "files": {}}
-    with open(path) as handle:
-        manifest = json.load(handle)
+    try:
+        with open(path) as handle:
+            manifest = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a gnnnas manifest ({err}); fix or delete it") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise ValueError(f"{path}: not a gnnnas manifest")  # noqa: TRY004  (a bad file, not a bad argument)
     return manifest

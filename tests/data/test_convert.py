@@ -75,6 +75,12 @@ def test_failed_conversion_writes_nothing(tmp_path):
     with pytest.raises(FormatError):
         convert(tmp_path / "bad.pth", "nb201", data_dir=data_dir)
     assert {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()} == before
+    # so does a conversion that cannot record itself in an unreadable manifest
+    (data_dir / MANIFEST_NAME).write_text("{")
+    before = {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="not a gnnnas manifest"):
+        convert(tmp_path / "good.pth", "nb201", data_dir=data_dir)
+    assert {p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file()} == before
 
 
 def test_nb101_convert_then_load(tmp_path):
