@@ -177,7 +177,9 @@ def markdown(results: dict) -> str:
         (
             f"Measured by `benchmarks/data_convert.py` ({results['platform']}, Python {results['python']}, "
             f"{results['cpus']} CPUs shared with other jobs). Each task ran once in a fresh process; "
-            "peak RSS growth = `ru_maxrss` after the task - RSS before it (after imports)."
+            "peak RSS growth = `ru_maxrss` after the task - RSS before it (after imports). Sources are "
+            "synthetic files in the official layouts (`gnnnas.data.formats.synthetic`, seed 0), written "
+            "to a temporary directory; NB101: 3 repeats per cell."
         ),
         "",
         "| task | source | rows | wall time | peak RSS growth |",
