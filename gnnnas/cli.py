@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -11,6 +12,31 @@ import numpy as np
 
 import gnnnas
 from gnnnas.data import MissingDataError
+from gnnnas.predictor import _NUMERIC_PARAMS, _Range
+
+
+def _in(allowed: _Range, many: bool = False):
+    """An argparse ``type``: a number (``many``: comma-separated numbers) within ``allowed``.
+
+    Anything else exits with status 2 and ``argument --option: must be ..., got '...'``.
+    """
+    convert = int if allowed.integer else float
+    what = f"{'comma-separated values, each ' if many else ''}{allowed}"
+
+    def parse(text: str):
+        try:
+            values = [convert(part) for part in text.split(",")] if many else [convert(text)]
+            for value in values:
+                allowed.check("value", value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        return values if many else values[0]
+
+    return parse
+
+
+_POSITIVE = _in(_Range(1, integer=True))
+_SEED = _in(dataclasses.replace(_NUMERIC_PARAMS["seed"], optional=False))
 
 #: Default benchmark of each space for ``gnnnas info``.
 _BENCHMARK_OF_SPACE = {
@@ -34,9 +60,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.enumerate and space.size is not None and space.size <= 100_000:
         start = time.perf_counter()
         archs = list(space.enumerate())
-        function_classes = len({a.canonical_hash() for a in archs})
+        networks = len({a.canonical_hash() for a in archs})
         print(
-            f"enumerated     {len(archs)} archs, {function_classes} functionally distinct "
+            f"enumerated     {len(archs)} archs, {networks} distinct networks (canonical_hash) "
             f"({time.perf_counter() - start:.1f} s)"
         )
     name = args.benchmark or _BENCHMARK_OF_SPACE.get(space.name)
@@ -76,8 +102,10 @@ def _read_archs_csv(path: str, arch_column: str, label_column: str | None):
     import csv
     import json
 
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is not part of the header
         reader = csv.DictReader(handle)
+        if reader.fieldnames is not None:
+            reader.fieldnames = [name.strip() for name in reader.fieldnames]
         if reader.fieldnames is None or arch_column not in reader.fieldnames:
             raise ValueError(f"{path}: no column {arch_column!r} (columns: {reader.fieldnames})")
         if label_column is not None and label_column not in reader.fieldnames:
@@ -224,7 +252,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     protocol = get_protocol(args.protocol or args.space)
     models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs)
-    sizes = [int(s) for s in args.train_size.split(",")] if args.train_size else None
+    sizes = args.train_size
     seeds = list(range(args.seeds))
     bench = protocol.load(args.data_dir)
     print(f"{protocol.name}: {protocol.description}")
@@ -269,8 +297,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     from gnnnas import search
 
-    if args.budget < 1:
-        raise ValueError(f"--budget must be a positive integer, got {args.budget}")
     bench = _search_table(args)
     space = bench.space
     oracle = search.BenchmarkOracle(bench)
@@ -409,11 +435,11 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the predictor's)")
-    p.add_argument("--hidden-dim", dest="hidden_dim", type=int, default=None)
-    p.add_argument("--num-layers", dest="num_layers", type=int, default=None)
-    p.add_argument("--n-members", dest="n_members", type=int, default=None, help="ensemble size")
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--epochs", type=_POSITIVE, default=None, help="training epochs (default: the predictor's)")
+    p.add_argument("--hidden-dim", dest="hidden_dim", type=_POSITIVE, default=None)
+    p.add_argument("--num-layers", dest="num_layers", type=_POSITIVE, default=None)
+    p.add_argument("--n-members", dest="n_members", type=_POSITIVE, default=None, help="ensemble size")
+    p.add_argument("--lr", type=_in(_NUMERIC_PARAMS["lr"]), default=None)
     p.add_argument("--loss", default=None, help="ranking loss spec, e.g. pairwise_logistic or mse+listnet")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--hypernetwork", action="store_true", default=None,
@@ -432,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
     info.add_argument(
         "--no-enumerate", dest="enumerate", action="store_false",
-        help="skip enumerating small spaces to count functionally distinct archs",
+        help="skip enumerating small spaces to count their distinct networks",
     )
     info.set_defaults(func=_cmd_info)
 
@@ -444,8 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(train)
     train.add_argument("--metric", default=None, help="label column of the benchmark")
     train.add_argument("--label-column", default="accuracy", help="CSV column of labels (default: accuracy)")
-    train.add_argument("--train-size", type=int, default=None, help="random subset of the benchmark (default: all)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--train-size", type=_in(_Range(2, integer=True)), default=None,
+                       help="random subset of the benchmark (default: all)")
+    train.add_argument("--seed", type=_SEED, default=0)
     train.add_argument("--out", required=True, help="checkpoint path to write")
     _add_model_args(train)
     train.set_defaults(func=_cmd_train)
@@ -460,10 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--space", default="nasbench_graph",
                        help="space whose standard protocol to run (default: nasbench_graph, needs no download)")
     bench.add_argument("--protocol", default=None, help="protocol name, e.g. P201, P101, PDARTS, PVIT, PGRAPH-cora")
-    bench.add_argument("--train-size", default=None, help="comma-separated N values (default: the protocol's)")
-    bench.add_argument("--seeds", type=int, default=5, help="seeds 0..S-1 (default: 5)")
+    bench.add_argument("--train-size", type=_in(_Range(2, integer=True), many=True), default=None,
+                       help="comma-separated N values (default: the protocol's)")
+    bench.add_argument("--seeds", type=_POSITIVE, default=5, help="seeds 0..S-1 (default: 5)")
     bench.add_argument("--models", default=None, help="comma-separated model names (default: all)")
-    bench.add_argument("--epochs", type=int, default=None, help="override training epochs of the GNN models")
+    bench.add_argument("--epochs", type=_POSITIVE, default=None, help="override training epochs of the GNN models")
     bench.add_argument("--data-dir", default=None)
     bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
     bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
@@ -477,13 +505,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="predictor fitted with the hypernetwork (default: train a fresh hypernetwork)")
     score.add_argument("--space", default="nb201", help="search space when no checkpoint is given (default: nb201)")
     _add_data_args(score)
-    score.add_argument("--sample", type=int, default=None, help="score a seeded uniform sample of the benchmark")
-    score.add_argument("--random", type=int, default=None, help="score N archs sampled from the space (no data needed)")
+    score.add_argument("--sample", type=_POSITIVE, default=None, help="score a seeded uniform sample of the benchmark")
+    score.add_argument("--random", type=_POSITIVE, default=None, help="score N archs sampled from the space (no data needed)")
     score.add_argument("--proxy", default=None, help="proxy images: digits (default) or fashion_mnist")
-    score.add_argument("--width", type=int, default=8, help="channels of the generated networks (default: 8)")
-    score.add_argument("--steps", type=int, default=1000, help="training steps of a fresh hypernetwork (default: 1000)")
+    score.add_argument("--width", type=_POSITIVE, default=8, help="channels of the generated networks (default: 8)")
+    score.add_argument("--steps", type=_POSITIVE, default=1000, help="training steps of a fresh hypernetwork (default: 1000)")
     score.add_argument("--metric", default="accuracy", choices=["accuracy", "loss"])
-    score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--seed", type=_SEED, default=0)
     score.add_argument("--device", default="auto")
     score.add_argument("--out", required=True, help="output file: .csv or .json")
     score.set_defaults(func=_cmd_score)
@@ -511,21 +539,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(search)
     search.add_argument("--metric", default=None, help="label column of the benchmark (default: the benchmark's)")
     search.add_argument("--label-column", default="accuracy", help="CSV column of labels (default: accuracy)")
-    search.add_argument("--budget", type=int, default=100, help="oracle queries (default: 100)")
+    search.add_argument("--budget", type=_POSITIVE, default=100, help="oracle queries (default: 100)")
     search.add_argument("--method", default="predictor", choices=["predictor", "random", "rea"])
-    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--seed", type=_SEED, default=0)
     search.add_argument("--acquisition", default="mean", choices=["mean", "ucb", "ei"],
                         help="predictor search: how candidates are scored (default: mean)")
-    search.add_argument("--kappa", type=float, default=1.0, help="UCB exploration weight (default: 1.0)")
-    search.add_argument("--initial", type=int, default=10, help="predictor search: random queries first (default: 10)")
-    search.add_argument("--per-round", dest="per_round", type=int, default=10,
+    search.add_argument("--kappa", type=_in(_Range(0)), default=1.0, help="UCB exploration weight (default: 1.0)")
+    search.add_argument("--initial", type=_POSITIVE, default=10, help="predictor search: random queries first (default: 10)")
+    search.add_argument("--per-round", dest="per_round", type=_POSITIVE, default=10,
                         help="predictor search: queries per round (default: 10)")
-    search.add_argument("--pool", type=int, default=2000, help="predictor search: candidates scored per round")
-    search.add_argument("--local", type=float, default=0.5,
+    search.add_argument("--pool", type=_POSITIVE, default=2000, help="predictor search: candidates scored per round")
+    search.add_argument("--local", type=_in(_Range(0, 1, bounds="[]")), default=0.5,
                         help="predictor search: fraction of each round's queries spent next to the best arch "
                              "so far (default: 0.5)")
-    search.add_argument("--population", type=int, default=20, help="rea: population size (default: 20)")
-    search.add_argument("--sample-size", dest="sample_size", type=int, default=5,
+    search.add_argument("--population", type=_POSITIVE, default=20, help="rea: population size (default: 20)")
+    search.add_argument("--sample-size", dest="sample_size", type=_POSITIVE, default=5,
                         help="rea: tournament size (default: 5)")
     search.add_argument("--json", default=None, help="write the queries and the report to this JSON file")
     _add_model_args(search)
@@ -535,7 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        if exit_.code == 2:  # a bad option (e.g. --random 0): argparse has printed the message
+            return 2
+        raise  # --help, --version
     try:
         return args.func(args)
     except (ValueError, MissingDataError, ImportError) as error:

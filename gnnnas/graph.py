@@ -1,8 +1,18 @@
 """One graph type for every search space: :class:`ArchGraph`.
 
 An architecture is a node-labelled DAG. Every node applies its operation to the *sum* of its
-predecessors' outputs (input nodes emit the data, output nodes apply the identity). Edge-labelled
-spaces (NAS-Bench-201, DARTS) are converted by their space into this form, one node per edge-op.
+predecessors' outputs (input nodes emit the data). Two reserved labels make the wiring of cells
+explicit: a ``sum`` node adds its predecessors and nothing else (an intermediate tensor of a DARTS
+cell), and an ``output`` node either adds its predecessors (NAS-Bench-201) or *concatenates* them
+along channels (DARTS, NAS-Bench-101: ``OpVocabulary(output="concat")``; predecessors that are
+input nodes are added to the concatenation, as NAS-Bench-101 adds its projected input).
+Edge-labelled spaces (NAS-Bench-201, DARTS) are converted by their space into this form, one node
+per edge-op.
+
+:meth:`ArchGraph.computation_graph` reduces a graph to what it computes (dead ops pruned, identity
+ops contracted with their path multiplicities, copies of a parameter-free op on the same inputs
+merged) in a canonical node order; :meth:`ArchGraph.canonical_hash` is the identity of that
+graph, and the encoder sees exactly that graph, so equal identities get equal scores.
 
 On top of the DAG, :meth:`ArchGraph.to_pyg` adds a **global macro-structure node** linked to
 every other node; its features describe the architecture's macro structure (stages, cells, depth,
@@ -20,13 +30,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EDGE_TYPES", "NODE_TYPES", "ArchGraph", "OpVocabulary"]
+__all__ = ["EDGE_TYPES", "NODE_TYPES", "ArchGraph", "ComputationGraph", "OpVocabulary"]
 
 INPUT = "input"
 OUTPUT = "output"
+#: Reserved label of a node that adds its predecessors (an intermediate tensor of a cell).
+SUM = "sum"
+#: How an output node combines its predecessors (:attr:`OpVocabulary.output`).
+OUTPUT_MODES = ("sum", "concat")
 
 #: Node types written to ``Data.node_type`` by :meth:`ArchGraph.to_pyg`.
-NODE_TYPES: tuple[str, ...] = ("input", "output", "op", "global")
+NODE_TYPES: tuple[str, ...] = ("input", "output", "op", "global", "sum")
 #: Edge kinds written to ``Data.edge_type``: DAG edges, their reverses, global links both ways.
 EDGE_TYPES: tuple[str, ...] = ("forward", "backward", "global_to_node", "node_to_global")
 
@@ -38,31 +52,48 @@ class OpVocabulary:
     ``identity`` ops pass their input through (``skip_connect``), ``zero`` ops output nothing
     (``none``); both matter for deciding when two architectures compute the same function.
     ``parametric`` ops carry weights (they are counted in the global node's features).
+    ``mergeable`` ops compute the same tensor whenever they read the same inputs (parameter-free
+    and with a width that does not depend on the rest of the graph, e.g. NB201's
+    ``avg_pool_3x3``): two copies on equal inputs are one node of the computation graph. Copies
+    of any other op stay separate nodes (two convolutions hold two sets of weights).
+    ``output``: ``"sum"`` or ``"concat"``, how output nodes combine their predecessors.
+
+    :attr:`labels` are ``input``, ``output``, the ops, then ``sum`` (the reserved label of a node
+    that only adds its predecessors).
     """
 
     ops: tuple[str, ...]
     identity: frozenset[str] = frozenset()
     zero: frozenset[str] = frozenset()
     parametric: frozenset[str] = frozenset()
+    mergeable: frozenset[str] = frozenset()
+    output: str = "sum"
 
     def __post_init__(self) -> None:
         ops = tuple(self.ops)
         object.__setattr__(self, "ops", ops)
-        for name in ("identity", "zero", "parametric"):
+        for name in ("identity", "zero", "parametric", "mergeable"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
         if len(set(ops)) != len(ops):
             raise ValueError(f"OpVocabulary has duplicate ops: {ops}")
-        if INPUT in ops or OUTPUT in ops:
-            raise ValueError("'input' and 'output' are reserved node labels, not ops")
-        for name in ("identity", "zero", "parametric"):
+        if INPUT in ops or OUTPUT in ops or SUM in ops:
+            raise ValueError("'input', 'output' and 'sum' are reserved node labels, not ops")
+        if self.output not in OUTPUT_MODES:
+            raise ValueError(f"OpVocabulary.output must be one of {OUTPUT_MODES}, got {self.output!r}")
+        if self.mergeable & self.parametric:
+            raise ValueError(
+                f"OpVocabulary.mergeable names parametric ops {sorted(self.mergeable & self.parametric)}: "
+                "copies of an op with weights are different nodes"
+            )
+        for name in ("identity", "zero", "parametric", "mergeable"):
             unknown = sorted(getattr(self, name) - set(ops))
             if unknown:
                 raise ValueError(f"OpVocabulary.{name} names ops that are not in ops: {unknown}")
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """All node labels in one-hot order: ``input``, ``output``, then the ops."""
-        return (INPUT, OUTPUT) + self.ops
+        """All node labels in one-hot order: ``input``, ``output``, the ops, then ``sum``."""
+        return (INPUT, OUTPUT) + self.ops + (SUM,)
 
     def index(self, label: str) -> int:
         """Position of ``label`` in :attr:`labels` (the op one-hot column)."""
@@ -416,27 +447,34 @@ class ArchGraph:
         """The output as a sorted multiset of hashed terms: the function the graph computes.
 
         Every node computes ``op(sum of predecessors)``. Sums are commutative and associative,
-        identity ops pass their sum through, zero ops and ops fed only by zeros contribute
-        nothing, so the terms of a node are the multiset union of its predecessors' terms,
-        wrapped into one new term by a non-identity op. Terms are content hashes, so deep
-        graphs stay cheap.
+        identity ops and ``sum`` nodes pass their sum through, zero ops and ops fed only by zeros
+        contribute nothing, so the terms of a node are the multiset union of its predecessors'
+        terms, wrapped into one new term by a non-identity op. A concatenating output keeps each
+        predecessor's sum as one piece (``concat(a+b, c+d) != concat(a+c, b+d)``). Terms are
+        content hashes, so deep graphs stay cheap. Coarser than :meth:`canonical_hash`: two
+        convolutions on the same input give equal terms although they hold different weights.
         """
         terms: list[tuple[str, ...]] = [()] * self.num_nodes
         preds = self.predecessors()
         inputs = {node: k for k, node in enumerate(self.inputs)}
+        concat = self.vocab.output == "concat"
         for v in self.topological_order() or ():
             op = self.ops[v]
             if op == INPUT:
                 terms[v] = (f"in{inputs[v]}",)
                 continue
+            if op == OUTPUT and concat:
+                added = [t for p in preds[v] if self.ops[p] == INPUT for t in terms[p]]
+                pieces = ["cat:" + _digest("+".join(terms[p])) for p in preds[v] if self.ops[p] != INPUT and terms[p]]
+                terms[v] = tuple(sorted(added + pieces))
+                continue
             inner = sorted(t for p in preds[v] for t in terms[p])
-            if op == OUTPUT or op in self.vocab.identity:
+            if op in (OUTPUT, SUM) or op in self.vocab.identity:
                 terms[v] = tuple(inner)
             elif op in self.vocab.zero or not inner:
                 terms[v] = ()
             else:
-                text = "(" + "+".join(inner) + ")@" + self._op_label(v)
-                terms[v] = (hashlib.sha1(text.encode()).hexdigest()[:20],)
+                terms[v] = (_digest("(" + "+".join(inner) + ")@" + self._op_label(v)),)
         result: list[str] = []
         for k, o in enumerate(self.outputs):
             result.extend(f"out{k}:{t}" for t in terms[o])
@@ -448,8 +486,7 @@ class ArchGraph:
         Same model of computation, with NAS-Bench-201's conventions: a sum is sorted but not
         flattened (``a+(b+c)`` and ``(a+b)+c`` stay different), a zero op or an op reading an
         exactly-zero tensor is ``#``, input ``k`` is ``k``. On NB201 cells this reproduces the
-        benchmark's ``UniqueString`` column (6,466 classes); it splits some functionally equal
-        cells that :meth:`canonical_terms` merges (4,930 classes).
+        benchmark's ``UniqueString`` column (6,466 classes).
         """
         strings: list[str] = [""] * self.num_nodes
         preds = self.predecessors()
@@ -460,7 +497,7 @@ class ArchGraph:
                 strings[v] = str(inputs[v])
                 continue
             inner = "+".join(sorted(strings[p] for p in preds[v]))
-            if op == OUTPUT or op in self.vocab.identity:
+            if op in (OUTPUT, SUM) or op in self.vocab.identity:
                 strings[v] = inner
             elif op in self.vocab.zero or inner == "#" or not inner:
                 strings[v] = "#"
@@ -468,22 +505,48 @@ class ArchGraph:
                 strings[v] = "(" + inner + ")@" + self._op_label(v)
         return "|".join(strings[o] for o in self.outputs)
 
-    def canonical_hash(self, style: str = "function") -> str:
-        """Hash equal for architectures that compute the same function.
+    def computation_graph(self) -> ComputationGraph:
+        """What the graph computes, as a graph in canonical node order (cached).
 
-        ``style="function"`` (default) hashes :meth:`canonical_terms`: invariant to node
-        order, dead operations, identity chains and the grouping of sums.
-        ``style="nb201"`` hashes :meth:`nb201_unique_string`, the finer convention behind
-        NAS-Bench-201's "6,466 unique architectures". Both include the space name and cell
+        Built in topological order: dead computation is pruned (:meth:`prune`); identity ops and
+        ``sum`` nodes disappear into the sums they pass on, and the number of paths that merge is
+        kept as an edge multiplicity (``x + skip(x)`` is ``2x``); a ``mergeable`` op reading the
+        same inputs (with multiplicities) as an earlier copy *is* that copy; every other op node
+        stays one node (its own weights). A concatenating output keeps one ``sum`` node per
+        piece that is more than a single tensor, so the grouping of the sums survives. The nodes
+        are then ordered by depth and Weisfeiler-Lehman colour (see :class:`ComputationGraph`).
+
+        Two architectures with the same computation graph are the same network; the featuriser
+        feeds this graph to the encoder and :meth:`canonical_hash` hashes it.
+        """
+        cached = self.__dict__.get("_computation_graph")
+        if cached is None:
+            cached = _build_computation_graph(self)
+            object.__setattr__(self, "_computation_graph", cached)
+        return cached
+
+    def canonical_hash(self, style: str = "graph") -> str:
+        """Identity of the network: equal for architectures that are the same computation.
+
+        ``style="graph"`` (default) hashes :meth:`computation_graph` (Weisfeiler-Lehman colours
+        with edge multiplicities, the refinement behind NAS-Bench-101's module hash,
+        ``graph_util.hash_module``): invariant to node order, dead ops, identity chains, the
+        grouping of sums and duplicated parameter-free ops; two convolutions stay two. On
+        NB101 cells it splits exactly where the official module hash does.
+        ``style="function"`` hashes :meth:`canonical_terms` (coarser: equal terms, equal hash).
+        ``style="nb201"`` hashes :meth:`nb201_unique_string`, the convention behind
+        NAS-Bench-201's "6,466 unique architectures". All include the space name and cell
         sequence. Macro features are descriptors derived from the graph and are not hashed:
         spaces put everything that changes the computation into ops, node features or cells.
         """
-        if style == "function":
+        if style == "graph":
+            body = self.computation_graph().identity
+        elif style == "function":
             body = "|".join(self.canonical_terms())
         elif style == "nb201":
             body = self.nb201_unique_string()
         else:
-            raise ValueError(f"unknown canonical hash style {style!r}; use 'function' or 'nb201'")
+            raise ValueError(f"unknown canonical hash style {style!r}; use 'graph', 'function' or 'nb201'")
         parts = [style, self.space or "", repr(self.cell_sequence), body]
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
@@ -514,7 +577,7 @@ class ArchGraph:
         n = self.num_nodes
         num_labels = len(self.vocab.labels) + 1  # + global
         op_index = [self.vocab.index(op) for op in self.ops] + [num_labels - 1]
-        node_type = [NODE_TYPES.index(op if op in (INPUT, OUTPUT) else "op") for op in self.ops]
+        node_type = [NODE_TYPES.index(op if op in (INPUT, OUTPUT, SUM) else "op") for op in self.ops]
         node_type.append(NODE_TYPES.index("global"))
         macro = self.macro_vector(macro_names)
         k = 0 if self.node_features is None else self.node_features.shape[1]
@@ -575,3 +638,147 @@ class ArchGraph:
     def __repr__(self) -> str:
         space = f"{self.space}, " if self.space else ""
         return f"ArchGraph({space}{self.num_nodes} nodes, {len(self.edges)} edges)"
+
+
+# ---------------------------------------------------------------------- computation graphs
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True, eq=False)
+class ComputationGraph:
+    """An architecture reduced to what it computes, in canonical node order.
+
+    Attributes:
+        ops: label of every node (``input``, ``output``, ``sum`` or an op).
+        edges: ``(src, dst, multiplicity)``; the multiplicity counts the paths through identity
+            ops that join the two nodes (``dst`` reads ``multiplicity * src``), or how often a
+            concatenating output takes the same piece.
+        origin: for every node, the index of an ArchGraph node it stands for (its cell and node
+            features come from there).
+        colours: Weisfeiler-Lehman colour of every node after refinement (hex strings).
+        identity: hash of the sorted colours (the body of ``canonical_hash()``).
+
+    Node order: by depth (longest path from an input), then colour; nodes of equal depth and
+    colour are interchangeable in all but pathological graphs (where Weisfeiler-Lehman
+    refinement cannot tell them apart) and keep their order of construction.
+    """
+
+    ops: tuple[str, ...]
+    edges: tuple[tuple[int, int, int], ...]
+    origin: tuple[int, ...]
+    colours: tuple[str, ...]
+    identity: str
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.ops)
+
+
+def _build_computation_graph(graph: ArchGraph) -> ComputationGraph:
+    """See :meth:`ArchGraph.computation_graph`."""
+    vocab = graph.vocab
+    live = graph.live_nodes()
+    preds = graph.predecessors()
+    labels: list[str] = []  # node label incl. cell and features (what makes two nodes equal)
+    ops: list[str] = []
+    origin: list[int] = []
+    inputs_of: list[tuple[tuple[int, int], ...]] = []
+    merged: dict[tuple, int] = {}
+
+    def node(op: str, v: int, inputs: dict[int, int], mergeable: bool) -> int:
+        key_inputs = tuple(sorted(inputs.items()))
+        label = graph._op_label(v)
+        if op == SUM:  # a piece of a concatenation: only its cell is part of its label
+            label = SUM + ("" if graph.cell is None else f"{{cell{graph.cell[v]}}}")
+        key = (label, key_inputs)
+        if mergeable and key in merged:
+            return merged[key]
+        labels.append(label)
+        ops.append(op)
+        origin.append(v)
+        inputs_of.append(key_inputs)
+        if mergeable:
+            merged[key] = len(ops) - 1
+        return len(ops) - 1
+
+    value: list[dict[int, int]] = [{} for _ in range(graph.num_nodes)]  # tensor = sum of nodes
+    input_rank = {v: k for k, v in enumerate(graph.inputs)}
+    concat = vocab.output == "concat"
+    for v in graph.topological_order() or ():
+        op = graph.ops[v]
+        if op == INPUT:
+            labels.append(f"in{input_rank[v]}" + graph._op_label(v)[len(INPUT):])
+            ops.append(INPUT)
+            origin.append(v)
+            inputs_of.append(())
+            value[v] = {len(ops) - 1: 1}
+            continue
+        if not live[v] and op != OUTPUT:
+            continue
+        total: dict[int, int] = {}
+        for p in preds[v]:  # dead predecessors hold no value
+            for u, m in value[p].items():
+                total[u] = total.get(u, 0) + m
+        if op == OUTPUT and concat and live[v]:
+            reads: dict[int, int] = {}
+            for p in preds[v]:
+                piece = value[p]
+                if not piece:
+                    continue
+                if graph.ops[p] == INPUT:  # an input is added to the concatenation
+                    u = next(iter(piece))
+                elif len(piece) == 1 and next(iter(piece.values())) == 1 and ops[next(iter(piece))] != INPUT:
+                    u = next(iter(piece))
+                else:
+                    u = node(SUM, p, piece, mergeable=True)
+                reads[u] = reads.get(u, 0) + 1
+            node(OUTPUT, v, reads, mergeable=False)
+        elif op == OUTPUT:
+            node(OUTPUT, v, total if live[v] else {}, mergeable=False)
+        elif op == SUM or op in vocab.identity:
+            value[v] = total
+        elif op in vocab.zero or not total:
+            value[v] = {}
+        else:
+            value[v] = {node(op, v, total, mergeable=op in vocab.mergeable): 1}
+    return _canonical_order(labels, ops, origin, inputs_of)
+
+
+def _canonical_order(labels, ops, origin, inputs_of) -> ComputationGraph:
+    n = len(ops)
+    succs: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for d, ins in enumerate(inputs_of):
+        for s, m in ins:
+            succs[s].append((d, m))
+    colours = [
+        _digest(f"{labels[v]}|{sum(m for _, m in inputs_of[v])}|{sum(m for _, m in succs[v])}") for v in range(n)
+    ]
+    classes = len(set(colours))
+    for _ in range(n):  # Weisfeiler-Lehman refinement, until the partition is stable
+        colours = [
+            _digest(
+                colours[v]
+                + "<" + ",".join(sorted(f"{colours[s]}*{m}" for s, m in inputs_of[v]))
+                + ">" + ",".join(sorted(f"{colours[d]}*{m}" for d, m in succs[v]))
+            )
+            for v in range(n)
+        ]
+        refined = len(set(colours))
+        if refined == classes:
+            break
+        classes = refined
+    depth = [0] * n
+    for v in range(n):  # nodes were created in topological order
+        for s, _ in inputs_of[v]:
+            depth[v] = max(depth[v], depth[s] + 1)
+    order = sorted(range(n), key=lambda v: (depth[v], colours[v], v))
+    position = {old: new for new, old in enumerate(order)}
+    edges = sorted((position[s], position[d], m) for d in range(n) for s, m in inputs_of[d])
+    return ComputationGraph(
+        ops=tuple(ops[v] for v in order),
+        edges=tuple(edges),
+        origin=tuple(origin[v] for v in order),
+        colours=tuple(colours[v] for v in order),
+        identity=hashlib.sha1(",".join(sorted(colours)).encode()).hexdigest(),
+    )

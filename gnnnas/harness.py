@@ -63,7 +63,7 @@ def run_protocol(
 
     ``skip(model, train_size, seed)`` -> True leaves that run out (e.g. already measured).
     """
-    bench = bench if bench is not None else protocol.load(data_dir)
+    bench = protocol.distinct(bench) if bench is not None else protocol.load(data_dir)
     truth = protocol.truth(bench)
     sizes = tuple(train_sizes) if train_sizes else protocol.resolve_sizes(len(bench))
     records = []

@@ -4,6 +4,12 @@ A protocol fixes everything a reported Kendall tau depends on except the model: 
 and label column, the training-set sizes, how a seed turns into a split
 (``numpy.random.RandomState(seed).permutation``; the first N rows train), and which rows are
 tested (all archs, or all the others).
+
+Protocols that test on the rest split over *distinct* architectures: rows of one architecture
+(:meth:`~gnnnas.SearchSpace.identity`) become one row with the mean label
+(:meth:`~gnnnas.Benchmark.deduplicated`) before the split, so no test architecture is a
+training one and test sizes count distinct architectures. The P201 family tests on all rows,
+training rows included, by definition.
 """
 
 from __future__ import annotations
@@ -63,7 +69,11 @@ class Protocol:
         options = dict(self.options)
         if self.benchmark in _CONVERTIBLE:
             options.setdefault("converted", False)
-        return load_benchmark(self.benchmark, metric=self.metric, data_dir=data_dir, **options)
+        return self.distinct(load_benchmark(self.benchmark, metric=self.metric, data_dir=data_dir, **options))
+
+    def distinct(self, bench: Benchmark) -> Benchmark:
+        """The rows this protocol splits: one per architecture when it tests on the rest."""
+        return bench.deduplicated() if self.test_on == "rest" else bench
 
     def truth(self, bench: Benchmark) -> np.ndarray:
         return bench.y if self.truth_metric is None else np.asarray(bench.extra[self.truth_metric], dtype=float)
@@ -106,8 +116,9 @@ PROTOCOLS: dict[str, Protocol] = {
             description="NB101 20,001 hash-keyed cells, 108-epoch validation accuracy (one repeat); tau over the rest",
         ),
         Protocol(
-            "P101-500", "nb101_500", "val_accuracy", (100, 172, 424), test_on="rest",
-            description="NB101 500 NASLib cells, validation accuracy; tau over the rest",
+            # the 500 rows are 292 distinct cells (one 55 times), so N = 424 no longer fits
+            "P101-500", "nb101_500", "val_accuracy", (50, 100, 172), test_on="rest",
+            description="NB101 500 NASLib rows = 292 distinct cells, validation accuracy; tau over the rest",
         ),
         Protocol(
             "PDARTS", "darts", "val_accuracy", (100, 200, 400), test_on="rest",

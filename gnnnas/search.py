@@ -4,9 +4,10 @@ An *oracle* answers one query (architecture -> value, higher is better); every a
 unit of the ``budget``, as training a network would. :class:`BenchmarkOracle` answers from a
 benchmark table. All three searches share the same rules:
 
-- an architecture is never queried twice (deduplicated by :class:`~gnnnas.ArchGraph` equality,
-  i.e. by the architecture itself, not by the function it computes: two NB201 strings that
-  differ only by a dead edge are two queries);
+- an architecture is never queried twice (deduplicated by the space's identity,
+  :meth:`~gnnnas.SearchSpace.identity`: a renumbered NB101 cell is the cell it renumbers, while
+  two NB201 strings that differ only by a dead edge are two queries, as the benchmark trained
+  both);
 - at most ``budget`` queries are made (fewer only when no unseen architecture is left);
 - a fixed seed (``rng``: numpy Generator, int or None, see :func:`~gnnnas.spaces.base.as_rng`)
   gives the same queries in the same order (the predictor's torch seeds are drawn from ``rng``).
@@ -78,22 +79,22 @@ class UnknownArchitectureError(KeyError, ValueError):
 class BenchmarkOracle:
     """Answers queries by looking architectures up in a :class:`~gnnnas.Benchmark` table.
 
-    Lookup is by ArchGraph equality (a dict built once); native encodings of the benchmark's
-    space are parsed first. When the table holds the same architecture twice, the first row
-    counts. ``n_queries`` counts the answered calls.
+    Lookup is by the space's identity (:meth:`~gnnnas.SearchSpace.identity`; a dict built
+    once), so a renumbered NB101 cell finds its row as NAS-Bench-101's hash lookup does; native
+    encodings are parsed first. Rows of one architecture answer the mean of their labels (NaN
+    rows ignored), the rule of :meth:`~gnnnas.Benchmark.deduplicated`. ``n_queries`` counts the
+    answered calls.
     """
 
     def __init__(self, bench) -> None:
-        self.bench = bench
-        self._index: dict[ArchGraph, int] = {}
-        for i, arch in enumerate(bench.archs):
-            self._index.setdefault(arch, i)
+        self.bench = bench.deduplicated()
+        self._index: dict[str, int] = {key: i for i, key in enumerate(self.bench.identities())}
         self.n_queries = 0
 
     @property
     def archs(self) -> list[ArchGraph]:
         """The distinct architectures of the table (the ``candidates`` of a restricted search)."""
-        return list(self._index)
+        return list(self.bench.archs)
 
     @property
     def max_value(self) -> float:
@@ -104,12 +105,14 @@ class BenchmarkOracle:
         return len(self._index)
 
     def __contains__(self, arch: object) -> bool:
-        return arch in self._index
+        try:
+            return self.bench.space.identity(arch) in self._index
+        except ValueError:
+            return False
 
     def __call__(self, arch: ArchGraph | Any) -> float:
-        if not isinstance(arch, ArchGraph):
-            arch = self.bench.space.parse(arch)
-        i = self._index.get(arch)
+        arch = self.bench.space.parse(arch)
+        i = self._index.get(self.bench.space.identity(arch))
         if i is None:
             try:
                 shown = self.bench.space.format(arch)
@@ -201,22 +204,31 @@ class _Run:
         self.on_round = on_round
         self.archs: list[ArchGraph] = []
         self.values: list[float] = []
-        self.seen: set[ArchGraph] = set()
+        self.seen: set[str] = set()  # identities of the queried archs
         self.rounds: list[dict[str, Any]] = []
         self.candidates: list[ArchGraph] | None = None
         if candidates is not None:
-            unique: dict[ArchGraph, int] = {}
+            unique: dict[str, int] = {}
+            self.candidates = []
             for arch in candidates:
                 arch = space.parse(arch)
-                unique.setdefault(arch, len(unique))
+                if unique.setdefault(self.key(arch), len(unique)) == len(self.candidates):
+                    self.candidates.append(arch)
             if not unique:
                 raise ValueError("candidates is empty")
-            self.candidates = list(unique)
             self._position = unique
             self._cand_seen = np.zeros(len(unique), dtype=bool)
             self._tokens: np.ndarray | None = None
 
     # -------------------------------------------------------------- state
+    def key(self, arch: ArchGraph) -> str:
+        """The space's identity of ``arch`` (cached on the graph, which is immutable)."""
+        cached = arch.__dict__.get("_identity")
+        if cached is None or cached[0] is not self.space:
+            cached = (self.space, self.space.identity(arch))
+            object.__setattr__(arch, "_identity", cached)
+        return cached[1]
+
     @property
     def remaining(self) -> int:
         return self.budget - len(self.archs)
@@ -224,14 +236,15 @@ class _Run:
     def query(self, arch: ArchGraph) -> float:
         if self.remaining <= 0:  # pragma: no cover - the searches check first
             raise RuntimeError("query budget exhausted")
-        if arch in self.seen:  # pragma: no cover - the searches propose unseen archs only
+        key = self.key(arch)
+        if key in self.seen:  # pragma: no cover - the searches propose unseen archs only
             raise RuntimeError("architecture queried twice")
         value = float(self.oracle(arch))
         self.archs.append(arch)
         self.values.append(value)
-        self.seen.add(arch)
+        self.seen.add(key)
         if self.candidates is not None:
-            self._cand_seen[self._position[arch]] = True
+            self._cand_seen[self._position[key]] = True
         return value
 
     def result(self) -> SearchResult:
@@ -248,17 +261,18 @@ class _Run:
         return list(np.argsort(-np.where(np.isnan(values), -np.inf, values), kind="stable"))
 
     # -------------------------------------------------------------- proposals
-    def _allowed(self, exclude: set[ArchGraph]) -> np.ndarray:
+    def _allowed(self, exclude: set[str]) -> np.ndarray:
         allowed = ~self._cand_seen
-        for arch in exclude:
-            j = self._position.get(arch)
+        for key in exclude:
+            j = self._position.get(key)
             if j is not None:
                 allowed[j] = False
         return allowed
 
     def sample_unseen(self, rng: np.random.Generator, k: int = 1,
-                      exclude: set[ArchGraph] | None = None) -> list[ArchGraph]:
-        """Up to ``k`` distinct unseen archs not in ``exclude``, drawn uniformly (fewer when none are left)."""
+                      exclude: set[str] | None = None) -> list[ArchGraph]:
+        """Up to ``k`` distinct unseen archs whose identities are not in ``exclude``, drawn
+        uniformly (fewer when none are left)."""
         exclude = exclude or set()
         if k <= 0:
             return []
@@ -267,20 +281,21 @@ class _Run:
             chosen = rng.choice(unseen, size=min(k, len(unseen)), replace=False) if len(unseen) else []
             return [self.candidates[i] for i in chosen]
         out: list[ArchGraph] = []
-        taken: set[ArchGraph] = set()
+        taken: set[str] = set()
         misses = 0
         while len(out) < k and misses < _MAX_TRIES:
             arch = self.space.sample(rng)
-            if arch in self.seen or arch in taken or arch in exclude:
+            key = self.key(arch)
+            if key in self.seen or key in taken or key in exclude:
                 misses += 1
                 continue
             misses = 0
             out.append(arch)
-            taken.add(arch)
+            taken.add(key)
         return out
 
     def mutate_unseen(self, parent: ArchGraph, rng: np.random.Generator, k: int = 1,
-                      exclude: set[ArchGraph] | None = None) -> list[ArchGraph]:
+                      exclude: set[str] | None = None) -> list[ArchGraph]:
         """Up to ``k`` distinct unseen archs close to ``parent`` (see the module docstring)."""
         exclude = exclude or set()
         if k <= 0:
@@ -289,20 +304,22 @@ class _Run:
             return self._nearest_unseen(parent, rng, k, exclude)
         # one mutation step; after 20 misses in a row (the neighbourhood is used up) one more step
         out: list[ArchGraph] = []
-        taken: set[ArchGraph] = set()
+        taken: set[str] = set()
+        parent_key = self.key(parent)
         steps, misses, total_misses = 1, 0, 0
         while len(out) < k and total_misses < _MAX_TRIES:
             child = parent
             for _ in range(steps):
                 child = self.space.mutate(child, rng)
-            if child in self.seen or child in taken or child in exclude or child == parent:
+            key = self.key(child)
+            if key in self.seen or key in taken or key in exclude or key == parent_key:
                 misses += 1
                 total_misses += 1
                 if misses >= 20:
                     steps, misses = steps + 1, 0
                 continue
             out.append(child)
-            taken.add(child)
+            taken.add(key)
         return out
 
     def _token_matrix(self) -> np.ndarray:
@@ -318,7 +335,7 @@ class _Run:
         return self._tokens
 
     def _nearest_unseen(self, parent: ArchGraph, rng: np.random.Generator, k: int,
-                        exclude: set[ArchGraph]) -> list[ArchGraph]:
+                        exclude: set[str]) -> list[ArchGraph]:
         matrix = self._token_matrix()
         row = np.zeros(matrix.shape[1], dtype=np.int8)
         extra = 0  # tokens of the parent that no candidate has
@@ -561,14 +578,14 @@ def _propose(run: _Run, rng: np.random.Generator, pool: int, parents: int) -> li
     """Unseen candidates: half mutations of the best queried archs, the rest random samples."""
     best = [run.archs[i] for i in run.ranked()[:parents]]
     out: list[ArchGraph] = []
-    taken: set[ArchGraph] = set()
+    taken: set[str] = set()
     n_mutations = pool // 2
     if best:
         per_parent = math.ceil(n_mutations / len(best))
         for parent in best:
             for child in run.mutate_unseen(parent, rng, min(per_parent, n_mutations - len(out)), exclude=taken):
                 out.append(child)
-                taken.add(child)
+                taken.add(run.key(child))
     out.extend(run.sample_unseen(rng, pool - len(out), exclude=taken))
     return out
 
@@ -584,12 +601,13 @@ def _choose(run: _Run, rng: np.random.Generator, model, proposals: list[ArchGrap
         if neighbours:
             near = _score(model, neighbours, queried, acquisition, kappa)
             chosen = [neighbours[i] for i in np.argsort(-near, kind="stable")[:local]]
-    taken = set(chosen)
+    taken = {run.key(arch) for arch in chosen}
     for i in np.argsort(-scores, kind="stable"):
         if len(chosen) >= take:
             break
-        if proposals[i] not in taken:
+        if run.key(proposals[i]) not in taken:
             chosen.append(proposals[i])
+            taken.add(run.key(proposals[i]))
     return chosen
 
 

@@ -23,7 +23,7 @@ def write_csv(path, space, n=40, seed=0):
 def test_info_and_spaces(capsys):
     assert main(["info", "--space", "nb201", "--data-dir", "/nonexistent"]) == 0
     out = capsys.readouterr().out
-    assert "15625 archs, 4930 functionally distinct" in out and "not available here" in out
+    assert "15625 archs, 5260 distinct networks" in out and "not available here" in out
     assert main(["spaces"]) == 0
     assert "nb101" in capsys.readouterr().out
 
@@ -127,3 +127,72 @@ def test_data_convert_corrupted_source(tmp_path, capsys):
     assert "gnnnas: error:" in capsys.readouterr().err and not (tmp_path / "d").exists()
     assert main(["data", "verify", "--data-dir", str(tmp_path / "d")]) == 0
     assert "nothing converted yet" in capsys.readouterr().out
+
+
+#: Options that count something: each must be a positive integer (0 used to mean "the whole benchmark").
+COUNT_OPTIONS = [
+    (["score", "--out", "x.csv"], "--random"), (["score", "--out", "x.csv"], "--sample"),
+    (["score", "--out", "x.csv"], "--steps"), (["score", "--out", "x.csv"], "--width"),
+    (["bench"], "--seeds"), (["bench"], "--epochs"),
+    (["search"], "--budget"), (["search"], "--initial"), (["search"], "--per-round"), (["search"], "--pool"),
+    (["search"], "--population"), (["search"], "--sample-size"),
+    (["train", "--out", "m"], "--epochs"), (["train", "--out", "m"], "--hidden-dim"),
+    (["train", "--out", "m"], "--num-layers"), (["train", "--out", "m"], "--n-members"),
+]
+
+
+@pytest.mark.parametrize("command, option", COUNT_OPTIONS)
+@pytest.mark.parametrize("value", ["0", "-5", "1.5", "x", ""])
+def test_count_options_must_be_positive_integers(capsys, command, option, value):
+    assert main([*command, f"{option}={value}"]) == 2
+    assert f"argument {option}: must be a positive integer, got {value!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--out", "m", "--seed", "-1"], "argument --seed: must be an integer in [0, 4294967295]"),
+        (["score", "--out", "x", "--seed", "1.5"], "argument --seed: must be an integer"),
+        (["search", "--seed", "4294967296"], "argument --seed: must be an integer"),
+        (["search", "--lr", "-1"], "argument --lr: must be a finite number > 0"),
+        (["train", "--out", "m", "--lr", "nan"], "argument --lr: must be a finite number > 0"),
+        (["search", "--kappa", "-0.5"], "argument --kappa: must be a finite number >= 0"),
+        (["search", "--local", "1.5"], "argument --local: must be a number in [0, 1]"),
+        (["train", "--out", "m", "--train-size", "1"], "argument --train-size: must be an integer >= 2"),
+        (["bench", "--train-size", "50,x"], "argument --train-size: must be comma-separated values"),
+        (["bench", "--train-size", "50,1"], "argument --train-size: must be comma-separated values"),
+    ],
+)
+def test_numeric_options_are_checked_by_name(capsys, args, message):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_score_random_zero_exits_at_once(capsys):
+    """Used to fall through to scoring the whole benchmark (never returning); -5 scored 0 archs, exit 0."""
+    for value in ("0", "-5"):
+        assert main(["score", "--random", value, "--out", "x.csv"]) == 2
+        assert "argument --random: must be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("header", ["arch,accuracy", "\ufeffarch,accuracy", " arch , accuracy ", "\ufeff arch ,accuracy"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_csv_header_with_bom_or_spaces(tmp_path, header, newline):
+    from gnnnas.cli import _read_archs_csv
+
+    space = gnnnas.get_space("nb201")
+    archs = write_csv(tmp_path / "plain.csv", space, n=5)
+    rows = (tmp_path / "plain.csv").read_text().splitlines()[1:]
+    (tmp_path / "odd.csv").write_text(newline.join([header, *rows]) + newline, encoding="utf-8")
+    encodings, labels = _read_archs_csv(str(tmp_path / "odd.csv"), "arch", "accuracy")
+    assert [space.parse(e) for e in encodings] == archs and len(labels) == 5
+
+
+def test_train_on_csv_with_bom(tmp_path, capsys):
+    space = gnnnas.get_space("nb201")
+    write_csv(tmp_path / "train.csv", space, n=12)
+    text = (tmp_path / "train.csv").read_text()
+    (tmp_path / "train.csv").write_text("\ufeff" + text.replace("arch,accuracy", "arch , accuracy", 1))
+    assert main(["train", "--csv", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m.gnnnas"),
+                 "--epochs", "1", "--hidden-dim", "8"]) == 0
+    assert "trained on 12 nb201 archs" in capsys.readouterr().out

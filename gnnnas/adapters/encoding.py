@@ -29,7 +29,7 @@ from gnnnas.spaces.registry import get_space
 __all__ = ["DEFAULT_MAX_NODES", "ArrayEncoding"]
 
 #: Most nodes an ArchGraph of each built-in space has (NB101: 7 vertices; ViT: depth 14 -> 30).
-DEFAULT_MAX_NODES: dict[str, int] = {"nb201": 8, "nb101": 7, "darts": 22, "vit": 30, "nasbench_graph": 6}
+DEFAULT_MAX_NODES: dict[str, int] = {"nb201": 8, "nb101": 7, "darts": 30, "vit": 30, "nasbench_graph": 6}
 
 
 class ArrayEncoding:

@@ -56,6 +56,55 @@ class Benchmark:
     def __len__(self) -> int:
         return len(self.archs)
 
+    def identities(self) -> list[str]:
+        """The space's identity of every row (:meth:`~gnnnas.SearchSpace.identity`), cached."""
+        cached = self.__dict__.get("_identities")
+        if cached is None or len(cached) != len(self):
+            cached = [self.space.identity(arch) for arch in self.archs]
+            self.__dict__["_identities"] = cached
+        return cached
+
+    def deduplicated(self) -> Benchmark:
+        """One row per architecture: rows with one identity become one row.
+
+        The row keeps the first occurrence's arch and encoding; ``y`` and every numeric extra
+        column take the mean over the group's rows (NaN rows ignored; NaN when all are NaN).
+        ``self`` is returned when every row is distinct. Example: NASLib's 500 NB101 cells are
+        292 cells (one of them 55 times), so a split of the 500 rows puts training cells in
+        the test set.
+        """
+        keys = self.identities()
+        first: dict[str, int] = {}
+        group = np.array([first.setdefault(key, len(first)) for key in keys])
+        if len(first) == len(self):
+            return self
+        rows = np.array(sorted({g: i for i, g in reversed(list(enumerate(group)))}.values()))
+
+        def mean(column: np.ndarray) -> np.ndarray:
+            column = np.asarray(column, dtype=np.float64)
+            valid = ~np.isnan(column)
+            total = np.bincount(group, np.where(valid, column, 0.0), minlength=len(first))
+            count = np.bincount(group, valid.astype(np.float64), minlength=len(first))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+        extra = {
+            k: mean(v) if np.issubdtype(np.asarray(v).dtype, np.number) else np.asarray(v)[rows]
+            for k, v in self.extra.items()
+        }
+        out = Benchmark(
+            name=self.name,
+            space=self.space,
+            metric=self.metric,
+            archs=[self.archs[i] for i in rows],
+            y=mean(self.y),
+            encodings=[self.encodings[i] for i in rows],
+            extra=extra,
+            metrics=self.metrics,
+        )
+        out.__dict__["_identities"] = [keys[i] for i in rows]
+        return out
+
     def subset(self, index) -> Benchmark:
         """Rows ``index`` (array of positions or boolean mask) as a new Benchmark."""
         idx = np.arange(len(self))[np.asarray(index)]

@@ -5,8 +5,14 @@ simpler and much faster on CPU than sparse message passing over a collated ``Bat
 collating one ``torch_geometric.data.Data`` per arch costs about 1 s for the 15,625 NB201
 cells, building the arrays below costs a fraction of that.
 
+By default (``prune`` and ``contract_identities``) each architecture enters as its
+:meth:`~gnnnas.ArchGraph.computation_graph`: the graph of what it computes, in canonical node
+order, with path multiplicities as edge weights. Architectures with equal
+:meth:`~gnnnas.ArchGraph.canonical_hash` therefore give identical tensors and identical scores.
+
 Layout of every graph in a batch: row 0 is the **global macro-structure node**, rows
-``1..n`` the DAG nodes in ArchGraph order, the rest padding. Columns of ``x`` follow
+``1..n`` the DAG nodes (computation-graph order, or ArchGraph order without contraction), the
+rest padding. Columns of ``x`` follow
 :meth:`gnnnas.ArchGraph.to_pyg` (op one-hot incl. ``global``, node type, node features,
 standardised macro features on the global row).
 """
@@ -30,7 +36,8 @@ class DenseGraphBatch:
 
     Attributes:
         x: ``[B, N, F]`` node features (row 0 = global node).
-        adj: ``[B, N, N]`` DAG edges ``adj[b, src, dst] = 1`` between DAG nodes only.
+        adj: ``[B, N, N]`` DAG edges ``adj[b, src, dst] = multiplicity`` (how many paths through
+            identity ops join the two nodes; 1 without contraction) between DAG nodes only.
         mask: ``[B, N]`` True for real nodes (global node included).
         cell: ``[B, N]`` cell index of each DAG node (``-1`` for global node and padding).
         op: ``[B, N]`` op label index (global = ``len(vocab.labels)``, padding = -1).
@@ -75,17 +82,6 @@ def pack_members(member: torch.Tensor, adj: torch.Tensor | None = None):
     return idx, sub_mask, torch.gather(rows, 2, idx[:, None, :].expand(-1, width, -1))
 
 
-def _reach(start: np.ndarray, adj: np.ndarray) -> np.ndarray:
-    """Nodes reachable from ``start`` ([B, n] bool) along ``adj[b, src, dst]``."""
-    reached = start
-    for _ in range(adj.shape[1]):
-        nxt = reached | np.einsum("bs,bsd->bd", reached, adj)
-        if np.array_equal(nxt, reached):
-            break
-        reached = nxt
-    return reached
-
-
 class GraphFeaturizer:
     """Turns ArchGraphs of one space into :class:`DenseGraphBatch` es.
 
@@ -93,8 +89,10 @@ class GraphFeaturizer:
         vocab: op vocabulary of the space.
         node_feature_dim: number of per-node feature columns the space provides (0 if none).
         macro_names: macro features, in column order (fixed at fit time).
-        prune: drop dead operations first (computationally identical archs get identical graphs).
+        prune: drop dead operations first.
         contract_identities: also remove identity ops (``skip_connect``), wiring around them.
+            With ``prune`` this is the computation graph (identical computations, identical
+            graphs); otherwise the graph keeps its nodes and order (:meth:`ArchGraph.reduced`).
 
     ``fit`` learns the mean/std of the (log-scaled) macro features and of the node features so
     the inputs are standardised; ``transform`` may be called on any archs of the space afterwards.
@@ -106,7 +104,7 @@ class GraphFeaturizer:
         node_feature_dim: int = 0,
         macro_names: Sequence[str] = (),
         prune: bool = True,
-        contract_identities: bool = False,
+        contract_identities: bool = True,
     ) -> None:
         self.vocab = vocab
         self.node_feature_dim = int(node_feature_dim)
@@ -128,22 +126,34 @@ class GraphFeaturizer:
         return self.num_labels + len(NODE_TYPES) + self.node_feature_dim + len(self.macro_names)
 
     # ------------------------------------------------------------------ per graph
+    @property
+    def canonical(self) -> bool:
+        """Whether archs enter as their computation graphs (``prune`` and ``contract_identities``)."""
+        return bool(self.prune and self.contract_identities)
+
     def _raw(self, arch: ArchGraph):
-        """(op index array, edge array, node features, cells, macro) of one arch, cached on it."""
-        key = (self.vocab, self.macro_names)
+        """(op index array, ``[m, 3]`` edges with multiplicity, node features, cells, macro) of
+        one arch, in the order the encoder sees its nodes; cached on the arch."""
+        key = (self.vocab, self.macro_names, self.prune, self.canonical)
         cache = arch.__dict__.get("_featurize_cache")
         if cache is not None and cache[0] == key:
             return cache[1]
-        index = self.vocab._label_index
-        ops = np.fromiter((index[op] for op in arch.ops), dtype=np.int64, count=arch.num_nodes)
-        edges = np.asarray(arch.edges, dtype=np.int64).reshape(-1, 2)
-        feats = None
         if self.node_feature_dim:
             got = 0 if arch.node_features is None else arch.node_features.shape[1]
             if got != self.node_feature_dim:
                 raise ValueError(f"expected {self.node_feature_dim} node features per node, got {got}")
-            feats = arch.node_features
-        cells = np.asarray(arch.cell, dtype=np.int64) if arch.cell is not None else None
+        if self.canonical:
+            graph = arch.computation_graph()
+            labels, nodes = graph.ops, list(graph.origin)
+            edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 3)
+        else:
+            nodes, pairs = arch.reduced(prune=self.prune, contract_identities=self.contract_identities)
+            labels = [arch.ops[i] for i in nodes]
+            edges = np.asarray([(s, d, 1) for s, d in pairs], dtype=np.int64).reshape(-1, 3)
+        index = self.vocab._label_index
+        ops = np.fromiter((index[op] for op in labels), dtype=np.int64, count=len(labels))
+        feats = arch.node_features[nodes] if self.node_feature_dim else None
+        cells = np.asarray(arch.cell, dtype=np.int64)[nodes] if arch.cell is not None else None
         parts = (ops, edges, feats, cells, arch.macro_vector(self.macro_names))
         object.__setattr__(arch, "_featurize_cache", (key, parts))
         return parts
@@ -164,61 +174,13 @@ class GraphFeaturizer:
             self.node_std_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
         return self
 
-    def _label_mask(self, ops: np.ndarray, labels) -> np.ndarray:
-        ids = [self.vocab.index(label) for label in labels]
-        return np.isin(ops, ids) if ids else np.zeros(ops.shape, dtype=bool)
-
-    def _reduce(self, ops: np.ndarray, adj: np.ndarray, real: np.ndarray) -> np.ndarray:
-        """Boolean ``[B, n]`` of kept nodes; ``adj`` is rewired in place (vectorised prune +
-        identity contraction, the same result as ``ArchGraph.prune().contract_identities()``)."""
-        is_input = ops == 0
-        is_output = ops == 1
-        keep = real.copy()
-        if self.prune:
-            alive = real & ~self._label_mask(ops, self.vocab.zero)
-            a = adj & alive[:, :, None] & alive[:, None, :]
-            fwd = _reach(is_input & real, a)
-            bwd = _reach(is_output & fwd, a.transpose(0, 2, 1))
-            live = fwd & bwd
-            adj &= live[:, :, None] & live[:, None, :]
-            keep = live | ((is_input | is_output) & real)
-        if self.contract_identities and self.vocab.identity:
-            ident = self._label_mask(ops, self.vocab.identity) & keep
-            if ident.any():
-                base = adj.astype(np.float32)
-                through = ident.astype(np.float32)[:, None, :]
-                closure = base.copy()
-                for _ in range(int(ident.sum(1).max())):
-                    nxt = ((base + (closure * through) @ base) > 0).astype(np.float32)
-                    if np.array_equal(nxt, closure):
-                        break
-                    closure = nxt
-                keep = keep & ~ident
-                adj[:] = (closure > 0) & keep[:, :, None] & keep[:, None, :]
-        return keep
-
     def transform(self, archs: Sequence[ArchGraph]) -> DenseGraphBatch:
         raws = [self._raw(a) for a in archs]
         b = len(raws)
         sizes = np.fromiter((len(r[0]) for r in raws), dtype=np.int64, count=b)
-        n_raw = int(sizes.max()) if b else 1
-        graph_of_node = np.repeat(np.arange(b), sizes)
-        node_pos = np.arange(len(graph_of_node)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        ops = np.full((b, n_raw), -1, dtype=np.int64)
-        ops[graph_of_node, node_pos] = np.concatenate([r[0] for r in raws]) if b else 0
-        real = ops >= 0
-        adj_raw = np.zeros((b, n_raw, n_raw), dtype=bool)
-        edge_counts = np.fromiter((len(r[1]) for r in raws), dtype=np.int64, count=b)
-        if edge_counts.sum():
-            edges = np.concatenate([r[1] for r in raws])
-            adj_raw[np.repeat(np.arange(b), edge_counts), edges[:, 0], edges[:, 1]] = True
-        keep = self._reduce(ops, adj_raw, real) if (self.prune or self.contract_identities) else real
-
-        # compact the kept nodes to positions 1..k (row 0 is the global node)
-        new_pos = np.cumsum(keep, axis=1)  # 1-based position of each kept node
-        n_max = 1 + int(keep.sum(1).max()) if b else 2
-        gi, vi = np.nonzero(keep)
-        pos = new_pos[gi, vi]
+        n_max = 1 + (int(sizes.max()) if b else 1)  # row 0 is the global node
+        gi = np.repeat(np.arange(b), sizes)  # graph of every node
+        pos = 1 + np.arange(len(gi)) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # its row
         f = self.num_features
         t0 = self.num_labels
         f0 = t0 + len(NODE_TYPES)
@@ -232,29 +194,28 @@ class GraphFeaturizer:
         x[:, 0, t0 + NODE_TYPES.index("global")] = 1.0
         mask[:, 0] = True
         op[:, 0] = t0 - 1
-        kept_ops = ops[gi, vi]
-        node_type = np.where(kept_ops == 0, 0, np.where(kept_ops == 1, 1, 2))
-        x[gi, pos, kept_ops] = 1.0
-        x[gi, pos, t0 + node_type] = 1.0
-        mask[gi, pos] = True
-        op[gi, pos] = kept_ops
-        if any(r[3] is not None for r in raws):
-            cells_raw = np.zeros((b, n_raw), dtype=np.int64)
-            cells_raw[graph_of_node, node_pos] = np.concatenate(
+        if len(gi):
+            node_ops = np.concatenate([r[0] for r in raws])
+            type_of_label = np.full(t0 - 1, NODE_TYPES.index("op"))
+            for label in ("input", "output", "sum"):
+                type_of_label[self.vocab.index(label)] = NODE_TYPES.index(label)
+            x[gi, pos, node_ops] = 1.0
+            x[gi, pos, t0 + type_of_label[node_ops]] = 1.0
+            mask[gi, pos] = True
+            op[gi, pos] = node_ops
+            cell[gi, pos] = np.concatenate(
                 [r[3] if r[3] is not None else np.zeros(len(r[0]), np.int64) for r in raws]
             )
-            cell[gi, pos] = cells_raw[gi, vi]
-        else:
-            cell[gi, pos] = 0
         features = None
         if self.node_feature_dim:
-            feats_raw = np.zeros((b, n_raw, self.node_feature_dim), dtype=np.float32)
-            feats_raw[graph_of_node, node_pos] = np.concatenate([r[2] for r in raws])
-            x[gi, pos, f0:m0] = (feats_raw[gi, vi] - self.node_mean_) / self.node_std_
+            feats = np.concatenate([r[2] for r in raws]).astype(np.float32) if len(gi) else 0.0
             features = np.zeros((b, n_max, self.node_feature_dim), dtype=np.float32)
-            features[gi, pos] = feats_raw[gi, vi]
-        gs, ss, ds = np.nonzero(adj_raw & keep[:, :, None] & keep[:, None, :])
-        adj[gs, new_pos[gs, ss], new_pos[gs, ds]] = 1.0
+            features[gi, pos] = feats
+            x[gi, pos, f0:m0] = (features[gi, pos] - self.node_mean_) / self.node_std_
+        edge_counts = np.fromiter((len(r[1]) for r in raws), dtype=np.int64, count=b)
+        if edge_counts.sum():
+            edges = np.concatenate([r[1] for r in raws])
+            adj[np.repeat(np.arange(b), edge_counts), edges[:, 0] + 1, edges[:, 1] + 1] = edges[:, 2]
         if self.macro_names:
             macro = np.stack([r[4] for r in raws])
             x[:, 0, m0:] = (macro - self.macro_mean_) / self.macro_std_

@@ -52,6 +52,17 @@ class SearchSpace(abc.ABC):
     def mutate(self, arch: ArchGraph, rng: np.random.Generator | int | None = None) -> ArchGraph:
         """A different architecture of the space, one small change away from ``arch``."""
 
+    def identity(self, arch: Any) -> str:
+        """The key of one trained network of this space (an ArchGraph or a native encoding).
+
+        Lookups in benchmark tables, the search's "never query twice", the protocols' splits and
+        their de-duplication compare this key. Default: :meth:`ArchGraph.canonical_hash`, the
+        identity of the computation graph (for NB101 the same partition as the official module
+        hash). A space whose benchmark trained functionally equal architectures as separate
+        entries overrides it with the benchmark's own key (NB201: the arch string).
+        """
+        return self.parse(arch).canonical_hash()
+
     def enumerate(self) -> Iterator[ArchGraph]:
         """Every architecture of the space (finite spaces only)."""
         raise TypeError(f"search space {self.name!r} is too large to enumerate (or does not implement enumerate())")

@@ -27,8 +27,11 @@ Accepted encodings (:meth:`DartsSpace.parse`):
 
 Graph layout: both cells in ONE :class:`~gnnnas.ArchGraph`, as two components built with
 :func:`~gnnnas.spaces.edge_cells.edge_cell_to_nodes`: nodes ``0, 1`` = normal-cell inputs,
-``2..9`` = its 8 edge ops in genotype order, ``10`` = its output (concat); ``11, 12`` = reduction
-cell inputs, ``13..20`` its ops, ``21`` its output. ``cell`` is 0 for normal-cell nodes and 1 for
+``2..9`` = its 8 edge ops in genotype order, ``10..13`` = ``sum`` nodes of the intermediate
+tensors 2..5, ``14`` = its output, which concatenates them (``OpVocabulary(output="concat")``);
+``15..29`` the same for the reduction cell. The explicit sums keep which two edges feed one
+tensor: swapping ops between two tensors gives another network and another
+:meth:`~gnnnas.ArchGraph.canonical_hash`. ``cell`` is 0 for normal-cell nodes and 1 for
 reduction-cell nodes; ``cell_sequence = (0, 0, 1, 0, 0, 1, 0, 0)`` (8 cells, reductions at 1/3 and
 2/3 of the depth). The two cells are *not* wired together: an ``output`` node may not feed other
 nodes, and in the network a cell reads the outputs of the *two* previous cells (the stem, normal
@@ -73,12 +76,19 @@ DARTS_OPS: tuple[str, ...] = (
     "dil_conv_5x5",
 )
 _PARAMETRIC = frozenset({"sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"})
-_VOCAB = OpVocabulary(ops=DARTS_OPS, identity={"skip_connect"}, parametric=_PARAMETRIC)
+# The cell output concatenates the intermediate tensors; pools on the same input are one tensor.
+_VOCAB = OpVocabulary(
+    ops=DARTS_OPS,
+    identity={"skip_connect"},
+    parametric=_PARAMETRIC,
+    mergeable={"max_pool_3x3", "avg_pool_3x3"},
+    output="concat",
+)
 
 NUM_EDGES = 8
 NUM_INTERMEDIATE = 4
-#: Node indices of one cell in the ArchGraph: 2 inputs, 8 ops, 1 output.
-_CELL_NODES = 2 + NUM_EDGES + 1
+#: Node indices of one cell in the ArchGraph: 2 inputs, 8 ops, 4 sums, 1 output.
+_CELL_NODES = 2 + NUM_EDGES + NUM_INTERMEDIATE + 1
 _CELL_NAMES = ("normal", "reduce")
 
 Cell = tuple[tuple[int, int], ...]
@@ -161,16 +171,15 @@ class DartsSpace(SearchSpace):
         cells = []
         for c in range(2):
             base = c * _CELL_NODES
-            inputs = {base: 0, base + 1: 1}
-            writer_of: dict[int, int] = {}  # op node -> tensor it writes
+            tensor_of = {base: 0, base + 1: 1}  # input and sum nodes -> the tensor they hold
+            tensor_of.update({base + 2 + NUM_EDGES + i: 2 + i for i in range(NUM_INTERMEDIATE)})
             cell = []
             for k in range(NUM_EDGES):
                 node = base + 2 + k
-                writer_of[node] = 2 + k // 2
-                sources = {inputs.get(p, writer_of.get(p)) for p in preds[node]}
-                if len(sources) != 1 or None in sources:
+                sources = [tensor_of.get(p) for p in preds[node]]
+                if len(sources) != 1 or sources[0] is None or arch.ops[node] not in DARTS_OPS:
                     raise ValueError(f"node {node} of the ArchGraph is not a DARTS edge op")
-                cell.append((sources.pop(), DARTS_OPS.index(arch.ops[node])))
+                cell.append((sources[0], DARTS_OPS.index(arch.ops[node])))
             cells.append(tuple(cell))
         return (cells[0], cells[1])
 
@@ -232,10 +241,12 @@ class DartsSpace(SearchSpace):
         cells = []
         for name in _CELL_NAMES:
             concat = get(f"{name}_concat", None)
-            if concat is not None and [int(x) for x in concat] != [2, 3, 4, 5]:
-                raise ValueError(
-                    f"{name}_concat must be [2, 3, 4, 5] (all intermediate nodes), got {list(concat)}"
-                )
+            try:
+                full = concat is None or list(concat) == [2, 3, 4, 5]
+            except (TypeError, ValueError):  # not iterable (5), or items that do not compare
+                full = False
+            if not full:
+                raise ValueError(f"{name}_concat must be [2, 3, 4, 5] (all intermediate nodes), got {concat!r}")
             edges = get(name)
             if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence):
                 raise ValueError(f"genotype {name} must be a list of (op_name, input) pairs, got {edges!r}")
@@ -307,6 +318,7 @@ class DartsSpace(SearchSpace):
                 edge_ops=[(inp, 2 + k // 2, DARTS_OPS[op]) for k, (inp, op) in enumerate(cell)],
                 output_tensors=[2, 3, 4, 5],
                 node_offset=len(ops),
+                sum_nodes=True,
             )
             ops.extend(cell_ops)
             edges.extend(cell_edges)

@@ -4,6 +4,10 @@ NAS-Bench-201 and DARTS put operations on edges. :class:`~gnnnas.ArchGraph` puts
 nodes: every edge ``i -> j`` with op ``o`` becomes an op node, fed by the cell input (if ``i``
 is an input tensor) or by every op node that writes into tensor ``i`` (their sum is tensor
 ``i``). The output node reads the op nodes writing into the output tensors.
+
+With ``sum_nodes=True`` every written tensor becomes an explicit ``sum`` node fed by its writers,
+and readers and the output read that node: needed where the output *concatenates* its tensors
+(DARTS), since a concatenation of sums must know which ops were summed together.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ def edge_cell_to_nodes(
     output_tensors: Sequence[int],
     node_offset: int = 0,
     input_nodes: Sequence[int] | None = None,
+    sum_nodes: bool = False,
 ) -> tuple[list[str], list[tuple[int, int]], list[int]]:
     """Op-node form of one edge-labelled cell.
 
@@ -51,6 +56,12 @@ def edge_cell_to_nodes(
             raise ValueError(f"edge {src} -> {dst} must go forward into a non-input tensor")
         writers.setdefault(dst, []).append(op_node[k])
         ops.append(op)
+    if sum_nodes:
+        for tensor in sorted(writers):
+            node = node_offset + len(ops)
+            ops.append("sum")
+            edges.extend((w, node) for w in writers[tensor])
+            writers[tensor] = [node]
     for k, (src, _dst, _op) in enumerate(edge_ops):
         if src < num_inputs:
             edges.append((input_nodes[src], op_node[k]))
@@ -58,7 +69,7 @@ def edge_cell_to_nodes(
             if src not in writers:
                 raise ValueError(f"tensor {src} is read but no edge writes into it")
             edges.extend((w, op_node[k]) for w in writers[src])
-    out = first_op + len(edge_ops)
+    out = node_offset + len(ops)
     ops.append("output")
     for t in output_tensors:
         if t < num_inputs:

@@ -62,7 +62,10 @@ _LABEL = {INPUT: -1, OUTPUT: -2, CONV3X3: 0, CONV1X1: 1, MAXPOOL3X3: 2}
 _OP_OF_LABEL = {v: k for k, v in _LABEL.items()}
 _KERNEL = {CONV3X3: 3, CONV1X1: 1}
 
-_VOCAB = OpVocabulary(ops=NB101_OPS, parametric={CONV3X3, CONV1X1})
+# The output concatenates its predecessors (the input, when it feeds the output, is projected and
+# added). No op is mergeable: a vertex's width depends on the whole graph (compute_vertex_channels)
+# and every vertex reading the input has its own projection, so two max-pools are two vertices.
+_VOCAB = OpVocabulary(ops=NB101_OPS, parametric={CONV3X3, CONV1X1}, output="concat")
 
 
 # ------------------------------------------------------------------------------------ spec utils
@@ -86,9 +89,10 @@ def _as_ops(ops: Any, n: int) -> list[str]:
         raise ValueError(f"NB101 ops has {len(ops)} entries for a {n} x {n} matrix")
     out = []
     for i, op in enumerate(ops):
-        if isinstance(op, (int, np.integer)) and int(op) in _OP_OF_LABEL:
-            op = _OP_OF_LABEL[int(op)]  # official integer labels are accepted
-        if op not in _LABEL:
+        # official integer labels are accepted; bools are not labels (True == 1 == conv1x1)
+        if isinstance(op, (int, np.integer)) and not isinstance(op, bool) and int(op) in _OP_OF_LABEL:
+            op = _OP_OF_LABEL[int(op)]
+        if not isinstance(op, str) or op not in _LABEL:
             raise ValueError(
                 f"unknown NB101 op {op!r} at vertex {i}; ops are {list(NB101_OPS)} "
                 "(plus 'input' first and 'output' last)"

@@ -36,6 +36,7 @@ _VOCAB = OpVocabulary(
     identity={"skip_connect"},
     zero={"none"},
     parametric={"nor_conv_1x1", "nor_conv_3x3"},
+    mergeable={"avg_pool_3x3"},
 )
 _TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(\d+)$")
 _KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
@@ -99,6 +100,12 @@ class NB201Space(SearchSpace):
     def format(self, arch: ArchGraph) -> str:
         ops = self.edge_ops(arch)
         return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
+
+    def identity(self, arch: str | Sequence[str] | ArchGraph) -> str:
+        """The arch string: NAS-Bench-201 trained all 15,625 cells, functionally equal ones
+        included, and its API (``query_index_by_arch``) looks them up by string. Equal
+        computations still share one :meth:`~gnnnas.ArchGraph.canonical_hash` and one score."""
+        return self.format(self.parse(arch))
 
     def edge_ops(self, arch: ArchGraph) -> tuple[str, ...]:
         """The 6 edge ops of ``arch`` in arch-string order."""

@@ -53,7 +53,7 @@ def test_bad_input_errors():
         enc.decode(row[:, :-1])
     bad = row.copy()
     bad[0, 1] = 99
-    with pytest.raises(ValueError, match="row 0: label ids must lie in 0..6"):
+    with pytest.raises(ValueError, match="row 0: label ids must lie in 0..7"):
         enc.decode(bad)
     bad = row.copy()
     bad[0, 0] = 1.5

@@ -8,36 +8,47 @@ from gnnnas.nn.featurize import GraphFeaturizer
 
 
 def reference(arch, featurizer):
-    """Per-graph path: prune/contract with ArchGraph methods, then featurise without reduction."""
+    """The graph the featuriser should emit, node by node: (labels, weighted edges, cells, rows)."""
+    if featurizer.prune and featurizer.contract_identities:
+        graph = arch.computation_graph()
+        return list(graph.ops), list(graph.edges), list(graph.origin)
     view = arch
     if featurizer.prune:
         view = view.prune()
     if featurizer.contract_identities:
         view = view.contract_identities()
-    plain = GraphFeaturizer(
-        featurizer.vocab, featurizer.node_feature_dim, featurizer.macro_names, prune=False, contract_identities=False
-    )
-    plain.macro_mean_, plain.macro_std_ = featurizer.macro_mean_, featurizer.macro_std_
-    plain.node_mean_, plain.node_std_ = featurizer.node_mean_, featurizer.node_std_
-    return plain.transform([view])
+    keep, _ = arch.reduced(prune=featurizer.prune, contract_identities=featurizer.contract_identities)
+    return list(view.ops), [(s, d, 1) for s, d in view.edges], keep
 
 
 @pytest.mark.parametrize("space_name", ["nb201", "nb101", "darts", "vit", "macro", "nasbench_graph"])
 @pytest.mark.parametrize("prune, contract", [(True, True), (True, False), (False, True)])
-def test_vectorised_reduction_matches_graph_methods(space_name, prune, contract):
+def test_batch_holds_each_graph_node_by_node(space_name, prune, contract):
     space = gnnnas.get_space(space_name)
     rng = np.random.default_rng(1)
     archs = [space.sample(rng) for _ in range(40)]
     k = 0 if archs[0].node_features is None else archs[0].node_features.shape[1]
     fz = GraphFeaturizer(space.vocab, k, sorted(archs[0].macro), prune=prune, contract_identities=contract).fit(archs)
     batch = fz.transform(archs)
+    t0 = fz.num_labels
     for i, arch in enumerate(archs):
-        ref = reference(arch, fz)
-        n = ref.x.shape[1]
-        assert int(batch.mask[i].sum()) == int(ref.mask[0].sum())
-        torch.testing.assert_close(batch.x[i, :n], ref.x[0])
-        torch.testing.assert_close(batch.adj[i, :n, :n], ref.adj[0])
-        assert torch.equal(batch.cell[i, :n], ref.cell[0])
+        labels, edges, rows = reference(arch, fz)
+        n = len(labels) + 1
+        assert int(batch.mask[i].sum()) == n and not batch.mask[i, n:].any()
+        ops = [space.vocab.index(label) for label in labels]
+        assert batch.op[i, 1:n].tolist() == ops
+        assert torch.all(batch.x[i, torch.arange(1, n), torch.tensor(ops)] == 1)
+        for label, row in zip(labels, batch.x[i, 1:n]):
+            kind = label if label in ("input", "output", "sum") else "op"
+            assert row[t0 + NODE_TYPES.index(kind)] == 1
+        adj = torch.zeros(n, n)
+        for s, d, m in edges:
+            adj[s + 1, d + 1] = m
+        torch.testing.assert_close(batch.adj[i, :n, :n], adj)
+        cells = [0] * len(rows) if arch.cell is None else [arch.cell[r] for r in rows]
+        assert batch.cell[i, 1:n].tolist() == cells
+        if k:
+            torch.testing.assert_close(batch.features[i, 1:n], torch.from_numpy(arch.node_features[rows]))
         assert not batch.x[i, n:].any()
 
 

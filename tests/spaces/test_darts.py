@@ -58,16 +58,19 @@ def table(data_root):
 def test_registry_and_layout(space):
     assert isinstance(space, DartsSpace) and "darts" in gnnnas.list_spaces()
     arch = space.parse(KEY)
-    assert arch.num_nodes == 22
-    assert arch.ops[:2] == ("input", "input") and arch.ops[10] == "output" and arch.ops[21] == "output"
+    assert arch.num_nodes == 30
+    assert arch.ops[:2] == ("input", "input") and arch.ops[14] == "output" and arch.ops[29] == "output"
+    assert arch.ops[10:14] == ("sum",) * 4 and arch.ops[25:29] == ("sum",) * 4
     assert arch.ops[2] == "max_pool_3x3" and arch.ops[3] == "dil_conv_3x3"  # (0, 0), (1, 5)
-    assert arch.cell == (0,) * 11 + (1,) * 11
+    assert arch.cell == (0,) * 15 + (1,) * 15
     assert arch.cell_sequence == (0, 0, 1, 0, 0, 1, 0, 0)
-    # normal edge 7 = (3, 2) reads the writers of tensor 3 = op nodes 4 and 5; edge 2 = (1, 1) reads input 1
-    assert {s for s, d in arch.edges if d == 9} == {4, 5}
-    assert {s for s, d in arch.edges if d == 4} == {1}
-    # the output concatenates all 4 intermediate tensors = all 8 op nodes of the cell
-    assert {s for s, d in arch.edges if d == 10} == set(range(2, 10))
+    assert arch.vocab.output == "concat"
+    # tensor 3 is the sum node 11 of op nodes 4 and 5; normal edge 7 = (3, 2) reads it
+    assert {s for s, d in arch.edges if d == 11} == {4, 5}
+    assert {s for s, d in arch.edges if d == 9} == {11}
+    assert {s for s, d in arch.edges if d == 4} == {1}  # edge 2 = (1, 1) reads input 1
+    # the output concatenates the 4 intermediate tensors
+    assert {s for s, d in arch.edges if d == 14} == {10, 11, 12, 13}
     # two components: nothing crosses between the cells
     assert all(arch.cell[s] == arch.cell[d] for s, d in arch.edges)
     for name in (
@@ -83,8 +86,8 @@ def test_registry_and_layout(space):
     assert arch.macro["num_cells"] == 8 and arch.macro["reduction_cells"] == 2
     assert arch.macro["num_parametric_ops"] == arch.num_parametric_ops == 7
     data = arch.to_pyg()
-    assert data.num_nodes == 23 and data.x.shape[0] == 23
-    assert data.cell.tolist() == [0] * 11 + [1] * 11 + [-1]
+    assert data.num_nodes == 31 and data.x.shape[0] == 31
+    assert data.cell.tolist() == [0] * 15 + [1] * 15 + [-1]
 
 
 def test_key_roundtrip_and_params_on_every_file_cell(space, table):

@@ -61,12 +61,20 @@ def test_unique_string_and_canonical_hash(space, table):
     assert len(pairs) == 6_466
     # the function-level hash never splits one of those classes, and merges the cells that
     # differ only by the grouping of sums or by ops reading dead tensors
-    function_hash = [a.canonical_hash() for a in archs]
+    function_hash = [a.canonical_hash("function") for a in archs]
     by_unique = collections.defaultdict(set)
     for u, h in zip(unique, function_hash):
         by_unique[u].add(h)
     assert all(len(hs) == 1 for hs in by_unique.values())
     assert len(set(function_hash)) == 4_930
+    # the identity (computation graph) keeps two convolutions on one input apart, which the
+    # function terms merge: it refines the function classes into 5,260
+    graph_hash = [a.canonical_hash() for a in archs]
+    by_function = collections.defaultdict(set)
+    for f, g in zip(function_hash, graph_hash):
+        by_function[g].add(f)
+    assert all(len(fs) == 1 for fs in by_function.values())
+    assert len(set(graph_hash)) == 5_260
 
 
 def test_params_match_zero_cost_file(space, data_root):

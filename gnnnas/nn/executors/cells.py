@@ -1,20 +1,27 @@
 """Executors for cell-based spaces (NB201, NB101, DARTS): a stem, stacked cells, a classifier.
 
 A cell runs node by node in graph order; each node applies its op to the sum of its
-predecessors (the ArchGraph semantics), and the cell's output node sums its predecessors. The
-graph may be the pruned / identity-contracted one the encoder saw: both compute the same function.
+predecessors weighted by the edge multiplicities (the ArchGraph semantics), ``sum`` nodes apply
+nothing, and the cell's output node sums its predecessors or, where the space concatenates
+(``OpVocabulary(output="concat")``: NB101, DARTS), concatenates them along channels: the width
+``C`` is split among the pieces as NAS-Bench-101's ``compute_vertex_channels`` splits it
+(``C // k`` each, the first ``C % k`` pieces one more), each piece giving its first channels of
+that share, and input predecessors are added to the concatenation (NB101's input projection,
+left out here). The graph is the computation graph the encoder saw (or the pruned graph):
+both compute the same function.
 
 The macro skeletons are reduced, faithfully in kind, to keep hundreds of generated networks per
 step affordable on a CPU (documented simplifications):
 
 - NB201: one cell per stage (the real network has five), the stages joined by a residual
   reduction block (shared weights), constant width.
-- NB101: one cell per stack (real: three), joined by 2x2 max pooling, constant width; cell
-  outputs are summed where NB101 concatenates, and the 1x1 input projections are left out.
+- NB101: one cell per stack (real: three), joined by 2x2 max pooling, constant width inside
+  the cell (NB101 narrows the vertices that feed the output), and the 1x1 input projections are
+  left out.
 - DARTS: the real sequence of eight cells (reduction cells third and sixth), each reading the
   two previous cell outputs; a reduction cell gets its inputs average-pooled 2x2 and then runs at
-  stride 1 (DARTS strides the ops that read the inputs); cell outputs are summed where DARTS
-  concatenates, constant width.
+  stride 1 (DARTS strides the ops that read the inputs); the concatenation has the width ``C``
+  (DARTS: ``4C``, reduced again by the next cell's 1x1 preprocessing).
 
 Every cell output is batch-normalised (no affine), so sums of many branches stay on one scale.
 """
@@ -226,10 +233,35 @@ class CellStackExecutor(NetworkExecutor):
         gathered = {label: iter(ws) for label, ws in gather_node_weights(weights, unpack, requests).items()}
         plan = [[(label, archs, next(gathered[label]) if label in gathered else {}) for label, archs in groups]
                 for groups in groups_at]
-        return sub_op, sub_adj, plan
+        concat = self._concat_weights(sub_op, sub_adj) if self.vocab.output == "concat" else None
+        return sub_op, sub_adj, plan, concat
+
+    def _concat_weights(self, sub_op: torch.Tensor, sub_adj: torch.Tensor) -> torch.Tensor:
+        """``[S, W, C]``: how much of node ``i``'s channel ``c`` the concatenating output takes.
+
+        A piece read ``m`` times gets ``m`` consecutive shares of the width (NB101's split:
+        ``C // k`` channels each, the first ``C % k`` one more, ``k`` = pieces with
+        multiplicity), in node order; an input predecessor is added on every channel.
+        """
+        is_output = sub_op == self._op_id("output")
+        out_pos = is_output.to(torch.int64).argmax(1)
+        reads = torch.gather(sub_adj, 2, out_pos[:, None, None].expand(-1, sub_adj.shape[1], 1)).squeeze(2)
+        is_input = sub_op == self._op_id("input")
+        mult = torch.where(is_input, torch.zeros_like(reads), reads).round().to(torch.int64)  # [S, W]
+        pieces = mult.sum(1, keepdim=True).clamp(min=1)
+        base, extra = self.width // pieces, self.width % pieces
+
+        def start(slot):  # first channel of slot ``slot`` of ``pieces``
+            return slot * base + torch.minimum(slot, extra)
+
+        first = torch.cumsum(mult, 1) - mult
+        lo, hi = start(first), start(first + mult)
+        channel = torch.arange(self.width, device=sub_op.device)
+        take = ((channel >= lo[..., None]) & (channel < hi[..., None])).to(sub_adj.dtype)
+        return take + (reads * is_input.to(reads.dtype))[..., None]
 
     def _run_cell(self, prepared, inputs: list[torch.Tensor]) -> torch.Tensor:
-        sub_op, sub_adj, plan = prepared
+        sub_op, sub_adj, plan, concat = prepared
         width = sub_op.shape[1]
         input_id, output_id = self._op_id("input"), self._op_id("output")
         input_rank = torch.cumsum((sub_op == input_id).long(), 1) - 1
@@ -252,12 +284,15 @@ class CellStackExecutor(NetworkExecutor):
                     inp = inp + outs[i] * a[None, :, None, None, None]
             out = zero
             for label, archs, w in plan[j]:
-                res = inp[:, archs] if label == "output" else self.ops[label].fn(inp[:, archs], w)
+                res = inp[:, archs] if label in ("output", "sum") else self.ops[label].fn(inp[:, archs], w)
                 out = out.index_copy(1, archs, res) if len(archs) < out.shape[1] else res
             outs.append(out)
             is_out = (sub_op[:, j] == output_id).to(out.dtype)
-            if bool(is_out.any()):
+            if concat is None and bool(is_out.any()):
                 result = result + out * is_out[None, :, None, None, None]
+        if concat is not None:
+            for i, out in enumerate(outs):
+                result = result + out * concat[None, :, i, :, None, None]
         return arch_batch_norm(result)
 
 
