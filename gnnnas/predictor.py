@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,8 +26,69 @@ from gnnnas.spaces.registry import get_space
 
 __all__ = ["CheckpointError", "Predictor", "resolve_device"]
 
-CHECKPOINT_FORMAT = 1
 _LABEL_TRANSFORMS = ("rank", "standard")
+
+
+@dataclass(frozen=True)
+class _Range:
+    """The allowed values of a numeric argument; ``str()`` says them in error messages."""
+
+    low: float
+    high: float = math.inf
+    bounds: str = "[)"  # whether low / high are allowed: "[]", "[)", "(]" or "()"
+    integer: bool = False
+    optional: bool = False  # None is allowed too
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if self.high < math.inf:
+            text = f"{kind} in {self.bounds[0]}{self.low}, {self.high}{self.bounds[1]}"
+        elif self.integer and self.low == 1:
+            text = "a positive integer"
+        else:
+            text = f"{kind if self.integer else 'a finite number'} {'>' if self.bounds[0] == '(' else '>='} {self.low}"
+        return text + (" or None" if self.optional else "")
+
+    def check(self, name: str, value: Any) -> None:
+        """``ValueError`` naming ``name`` unless ``value`` is in range (NaN, bools and strings never are)."""
+        if value is None and self.optional:
+            return
+        kind = numbers.Integral if self.integer else numbers.Real
+        inside = (
+            isinstance(value, kind)
+            and not isinstance(value, bool)
+            and (self.low < value if self.bounds[0] == "(" else self.low <= value)
+            and (value < self.high if self.bounds[1] == ")" else value <= self.high)
+        )
+        if not inside:
+            raise ValueError(f"{name} must be {self}, got {value!r}")
+
+
+_POSITIVE_INT = _Range(1, integer=True)
+#: Every numeric hyperparameter of :class:`Predictor` and its allowed values.
+_NUMERIC_PARAMS: dict[str, _Range] = {
+    "hidden_dim": _POSITIVE_INT,
+    "num_layers": _POSITIVE_INT,
+    "dropout": _Range(0, 1),
+    "epochs": _Range(1, integer=True, optional=True),
+    "batch_size": _POSITIVE_INT,
+    "lr": _Range(0, bounds="()"),
+    "weight_decay": _Range(0),
+    "n_members": _POSITIVE_INT,
+    "validation_fraction": _Range(0, 1),
+    "early_stopping_patience": _Range(1, integer=True, optional=True),
+    "hyper_width": _POSITIVE_INT,
+    "unlabelled_archs": _Range(0, integer=True),
+    "hyper_archs": _POSITIVE_INT,
+    "hyper_images": _POSITIVE_INT,
+    "hyper_every": _POSITIVE_INT,
+    "task_preference": _Range(0, bounds="()"),
+    "hyper_loss_weight": _Range(0),
+    "proxy_rank_weight": _Range(0),
+    "seed": _Range(0, 2**32 - 1, bounds="[]", integer=True, optional=True),
+}
+_BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "contract_identities",
+                "bootstrap", "hypernetwork", "verbose")
 
 
 class CheckpointError(ValueError):
@@ -33,15 +96,23 @@ class CheckpointError(ValueError):
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when present, else CPU (decided when called, never at import)."""
-    if isinstance(device, torch.device):
-        return device
+    """``"auto"`` -> CUDA when present, else CPU (decided when called, never at import).
+
+    Raises:
+        ValueError: ``device`` is not a device name or ``torch.device`` ("bad device"), or it is
+            a CUDA device and CUDA is not available.
+    """
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"bad device {device!r}: device must be 'auto', 'cpu', 'cuda' or a torch.device")  # noqa: TRY004
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except RuntimeError as error:
         raise ValueError(f"bad device {device!r}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine; use device='cpu' or 'auto'")
+    return resolved
 
 
 class Predictor(BaseEstimator):
@@ -216,26 +287,19 @@ class Predictor(BaseEstimator):
         return out
 
     def _check_params(self) -> None:
+        """``ValueError`` naming the first hyperparameter of a wrong type or out of range."""
+        if not isinstance(self.space, (str, SearchSpace)):
+            raise ValueError(f"space must be a space name such as 'nb201' or a SearchSpace, got {self.space!r}")  # noqa: TRY004
+        for name, allowed in _NUMERIC_PARAMS.items():
+            allowed.check(name, getattr(self, name))
+        for name in _BOOL_PARAMS:
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")  # noqa: TRY004
         if self.label_transform not in _LABEL_TRANSFORMS:
             raise ValueError(f"label_transform must be one of {_LABEL_TRANSFORMS}, got {self.label_transform!r}")
         parse_loss_spec(self.loss)
         if self.task_weighting not in TASK_WEIGHTINGS:
             raise ValueError(f"task_weighting must be one of {TASK_WEIGHTINGS}, got {self.task_weighting!r}")
-        if self.task_preference <= 0 or self.hyper_loss_weight < 0:
-            raise ValueError("task_preference must be > 0 and hyper_loss_weight >= 0")
-        if not isinstance(self.unlabelled_archs, (int, np.integer)) or self.unlabelled_archs < 0:
-            raise ValueError(f"unlabelled_archs must be a non-negative integer, got {self.unlabelled_archs!r}")
-        for name in ("hidden_dim", "num_layers", "epochs", "batch_size", "n_members", "hyper_width",
-                     "hyper_archs", "hyper_images", "hyper_every"):
-            value = getattr(self, name)
-            if name == "epochs" and value is None:
-                continue
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.bootstrap, (bool, np.bool_)):
-            raise ValueError(f"bootstrap must be True or False, got {self.bootstrap!r}")  # noqa: TRY004
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
         if self.early_stopping_patience is not None and self.validation_fraction == 0:
             raise ValueError("early_stopping_patience needs validation_fraction > 0")
 
@@ -253,11 +317,21 @@ class Predictor(BaseEstimator):
 
         ``unlabelled``: architectures for the hypernetwork task's pool (instead of
         ``unlabelled_archs`` samples drawn from the space); ignored without ``hypernetwork``.
+
+        Raises:
+            ValueError: a hyperparameter is of the wrong type or out of range (the message names
+                it), ``device`` is CUDA where CUDA is not available, an arch is not of this
+                space, or ``y`` is not a 1-D array of real numbers, one per arch, finite, not
+                all equal and small enough to standardise (mean and std must not overflow).
         """
         self._check_params()
         space = self._space()
         graphs = self._as_archs(archs, space)
-        y = np.asarray(y, dtype=np.float64).ravel()
+        y = np.asarray(y)
+        if y.ndim != 1 or y.dtype.kind not in "biuf":
+            raise ValueError(f"y must be a 1-D array of real numbers (one label per arch), got {y.dtype} array "
+                             f"of shape {y.shape}")
+        y = y.astype(np.float64)
         if len(graphs) != len(y):
             raise ValueError(f"got {len(graphs)} archs but {len(y)} labels")
         if len(y) < 2:
@@ -266,6 +340,9 @@ class Predictor(BaseEstimator):
             raise ValueError(f"labels must be finite; {int(np.sum(~np.isfinite(y)))} are NaN or infinite")
         if np.all(y == y[0]):
             raise ValueError("all labels are equal: there is nothing to rank")
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not (np.isfinite(y.mean()) and np.isfinite(y.std())):
+                raise ValueError("labels too large to standardise: their mean or std overflows float64; rescale y")
 
         device = resolve_device(self.device)
         start = time.perf_counter()
@@ -439,8 +516,13 @@ class Predictor(BaseEstimator):
 
         ``return_std=True`` returns ``(mean, std)``: ``std`` is the standard deviation of the
         ensemble members' scores (population std, same scale as ``mean``), zeros with one member.
+
+        Raises:
+            ValueError: the predictor is not fitted, ``batch_size`` is not a positive integer,
+                an arch is not of this space, or ``device`` is CUDA where CUDA is not available.
         """
         self._check_fitted()
+        _POSITIVE_INT.check("batch_size", batch_size)
         graphs = self._as_archs(archs, self.space_)
         if not graphs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)

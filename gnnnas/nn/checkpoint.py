@@ -2,21 +2,35 @@
 
 One file holds everything: the weights of every ensemble member (``members.<m>.<param>``) and,
 in the safetensors header metadata, the predictor's hyperparameters, the featuriser state
-(macro feature names and their standardisation), label scaling, the op vocabulary and the
-versions that wrote it. Files are written atomically.
+(macro feature names and their standardisation), label scaling, the op vocabulary, the
+versions that wrote it and the SHA-256 of the tensor data (``tensors_sha256``).
+
+Loading checks the checksum (a flipped byte in the weights is a :class:`CheckpointError`
+"checksum mismatch", not silently different predictions) and every config field (a
+hand-edited ``n_members: 0`` or ``y_std: NaN`` is an error naming the field). The config itself
+is not checksummed: it is validated field by field instead.
+
+Files are written atomically with the usual permissions (``0o666`` less the umask): to a
+temporary file ``.<name>.tmp-<pid>-<random>`` beside the target, renamed into place when
+complete. Temporary files that a killed save left behind are removed by the next save of the
+same target (those of processes still running are left alone).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import math
 import os
+import re
+import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from gnnnas.data.paths import atomic_write
 from gnnnas.nn.featurize import GraphFeaturizer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CHECKPOINT_FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
 
 MAGIC = "gnnnas-predictor"
-CHECKPOINT_FORMAT_VERSION = 1
+#: 2: adds ``tensors_sha256``. Format 1 files (no checksum) are refused with a clear error.
+CHECKPOINT_FORMAT_VERSION = 2
 
 
 def _error(message: str):
@@ -34,7 +49,9 @@ def _error(message: str):
     return CheckpointError(message)
 
 
+# ---------------------------------------------------------------------- save
 def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
+    """Write ``predictor`` to ``path`` atomically (see the module docstring)."""
     from safetensors.torch import save
 
     import gnnnas
@@ -64,12 +81,12 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
         "format_version": str(CHECKPOINT_FORMAT_VERSION),
         "gnnnas_version": gnnnas.__version__,
         "torch_version": torch.__version__,
+        # the data section does not depend on the metadata: hash it from a metadata-free blob
+        "tensors_sha256": _data_sha256(save(tensors)),
         "params": json.dumps(params, sort_keys=True, default=_plain),
         "state": json.dumps(state, sort_keys=True, default=_plain),
     }
-    blob = save(tensors, metadata=metadata)
-    with atomic_write(path) as handle:
-        handle.write(blob)
+    _write_atomically(Path(path), save(tensors, metadata=metadata))
 
 
 def _plain(value):
@@ -78,47 +95,183 @@ def _plain(value):
     raise TypeError(f"cannot store {value!r} in a checkpoint")
 
 
+def _data_sha256(blob: bytes) -> str:
+    """SHA-256 of a safetensors blob's tensor data (everything after the header)."""
+    header_len = int.from_bytes(blob[:8], "little")
+    return hashlib.sha256(blob[8 + header_len :]).hexdigest()
+
+
+def _write_atomically(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp_name = re.compile(re.escape(f".{path.name}.tmp-") + r"(\d+)-[0-9a-f]{16}")
+    for other in path.parent.iterdir():
+        match = temp_name.fullmatch(other.name)
+        if match and not _process_alive(int(match[1])):  # left by a save that was killed
+            with contextlib.suppress(OSError):
+                other.unlink()
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(8)}"
+    # O_EXCL: never another writer's file; mode 0o666 is reduced by the umask as for open()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still be writing its temporary file."""
+    if pid == os.getpid():
+        return True  # another thread of this process may be saving
+    if os.name != "posix":
+        return False  # no cheap check; Windows refuses to delete a file that is still open
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but belongs to another user
+    return True
+
+
+# ---------------------------------------------------------------------- load
+def _is_int(low: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_list(v: Any, item, length: int | None = None) -> bool:
+    return isinstance(v, list) and (length is None or len(v) == length) and all(item(x) for x in v)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+#: Header ``state`` fields: (valid?, what they must be).
+_STATE_FIELDS = {
+    "y_mean": (_is_real, "a finite number"),
+    "y_std": (lambda v: _is_real(v) and v > 0, "a finite number > 0"),
+    "n_members": (_is_int(1), "a positive integer"),
+    "n_train": (_is_int(2), "an integer >= 2"),
+    "vocab": (lambda v: _is_list(v, _is_str), "a list of op names"),
+    "cell_sequence": (lambda v: v is None or _is_list(v, _is_int(0)), "null or a list of cell indices"),
+    "proxy_shape": (lambda v: v is None or _is_list(v, _is_int(1), 2), "null or [channels, classes]"),
+    "featurizer": (lambda v: isinstance(v, dict), "an object"),
+}
+_FEATURIZER_FIELDS = {
+    "node_feature_dim": (_is_int(0), "an integer >= 0"),
+    "macro_names": (lambda v: _is_list(v, _is_str), "a list of names"),
+    "prune": (_is_bool, "true or false"),
+    "contract_identities": (_is_bool, "true or false"),
+}
+
+
+def _checked(where: str, table: dict, name: str, valid, what: str, prefix: str = "") -> None:
+    if name not in table:
+        raise _error(f"{where}: header field '{prefix}{name}' is missing")
+    if not valid(table[name]):
+        raise _error(f"{where}: header field '{prefix}{name}' must be {what}, got {table[name]!r}")
+
+
+def _check_state(where: str, state: Any, params: dict, tensors: dict) -> dict:
+    """The header's ``state``, every field checked (CheckpointError naming the first bad one)."""
+    if not isinstance(state, dict):
+        raise _error(f"{where}: header field 'state' must be an object, got {state!r}")
+    for name, (valid, what) in _STATE_FIELDS.items():
+        _checked(where, state, name, valid, what)
+    f = state["featurizer"]
+    for name, (valid, what) in _FEATURIZER_FIELDS.items():
+        _checked(where, f, name, valid, what, prefix="featurizer.")
+    for kind, n in (("macro", len(f["macro_names"])), ("node", f["node_feature_dim"])):
+        _checked(where, f, f"{kind}_mean", lambda v, n=n: _is_list(v, _is_real, n), f"{n} finite numbers",
+                 prefix="featurizer.")
+        _checked(where, f, f"{kind}_std", lambda v, n=n: _is_list(v, lambda x: _is_real(x) and x > 0, n),
+                 f"{n} finite numbers > 0", prefix="featurizer.")
+    if (state["proxy_shape"] is None) == bool(params["hypernetwork"]):
+        raise _error(f"{where}: header field 'proxy_shape' is {state['proxy_shape']!r} but the "
+                     f"hypernetwork parameter is {params['hypernetwork']!r}")
+    stored = {k.split(".")[1] for k in tensors}  # keys are members.<m>.<param>
+    if stored != {str(m) for m in range(state["n_members"])}:
+        raise _error(f"{where}: header field 'n_members' is {state['n_members']} but the file holds "
+                     f"weights of members {sorted(stored)}")
+    return state
+
+
 def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> Predictor:
+    """Rebuild a Predictor from :func:`save_checkpoint`'s file.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        CheckpointError: the file is not a readable gnnnas checkpoint, is of another format
+            version or (``space`` given) another space, its tensor data fail the checksum
+            ("checksum mismatch"), or a header field is invalid (the message names it).
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load
 
     from gnnnas.spaces.registry import get_space
 
     path = Path(path)
+    where = repr(str(path))
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
+        raise FileNotFoundError(f"no checkpoint at {where}")
     raw = path.read_bytes()
     try:
         tensors = load(raw)
-        header_len = int.from_bytes(raw[:8], "little")
-        metadata = json.loads(raw[8 : 8 + header_len]).get("__metadata__", {})
+        header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError) as error:
-        raise _error(f"{str(path)!r} is not a readable gnnnas checkpoint (corrupt or truncated: {error})") from None
-    if metadata.get("format") != MAGIC:
-        raise _error(f"{str(path)!r} is a safetensors file but not a gnnnas predictor checkpoint")
-    version = int(metadata.get("format_version", "0"))
-    if version != CHECKPOINT_FORMAT_VERSION:
+        raise _error(f"{where} is not a readable gnnnas checkpoint (corrupt or truncated: {error})") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("format") != MAGIC:
+        raise _error(f"{where} is a safetensors file but not a gnnnas predictor checkpoint")
+    version = metadata.get("format_version")
+    if version != str(CHECKPOINT_FORMAT_VERSION):
+        hint = "; format 1 has no checksum of the weights: fit and save the predictor again" if version == "1" else ""
         raise _error(
-            f"{str(path)!r} has checkpoint format {version} (written by gnnnas "
-            f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads format {CHECKPOINT_FORMAT_VERSION}"
+            f"{where} has checkpoint format {version} (written by gnnnas "
+            f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads format {CHECKPOINT_FORMAT_VERSION}{hint}"
         )
+    digest = _data_sha256(raw)
+    if metadata.get("tensors_sha256") != digest:
+        raise _error(f"{where}: checksum mismatch: the weights are damaged (header field 'tensors_sha256' "
+                     f"is {metadata.get('tensors_sha256')!r}, the data hash to {digest!r})")
     try:
         params = json.loads(metadata["params"])
         state = json.loads(metadata["state"])
-    except (KeyError, json.JSONDecodeError) as error:
-        raise _error(f"{str(path)!r} has a damaged config: {error}") from None
+    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        raise _error(f"{where} has a damaged config: {error}") from None
+    if not isinstance(params, dict) or not isinstance(params.get("space"), str):
+        raise _error(f"{where}: header field 'params' must be an object with a space name, got {params!r}")
     if space is not None and params["space"] != space:
-        raise _error(f"{str(path)!r} is a predictor for space {params['space']!r}, not {space!r}")
+        raise _error(f"{where} is a predictor for space {params['space']!r}, not {space!r}")
+    try:
+        predictor = cls(**params)
+        predictor._check_params()
+    except (TypeError, ValueError) as error:
+        raise _error(f"{where}: header field 'params' is invalid: {error}") from None
+    state = _check_state(where, state, params, tensors)
     try:
         space_obj = get_space(params["space"])
     except ValueError as error:
-        raise _error(f"{str(path)!r}: {error}") from None
+        raise _error(f"{where}: {error}") from None
     if list(space_obj.vocab.ops) != state["vocab"]:
         raise _error(
-            f"{str(path)!r} was trained on ops {state['vocab']}, but space {params['space']!r} "
+            f"{where} was trained on ops {state['vocab']}, but space {params['space']!r} "
             f"now has {list(space_obj.vocab.ops)}"
         )
-    predictor = cls(**params)
     f = state["featurizer"]
     featurizer = GraphFeaturizer(
         space_obj.vocab,
@@ -133,21 +286,21 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
     featurizer.node_std_ = np.asarray(f["node_std"], dtype=np.float32)
     predictor.space_ = space_obj
     predictor.featurizer_ = featurizer
-    predictor.y_mean_ = state["y_mean"]
-    predictor.y_std_ = state["y_std"]
+    predictor.y_mean_ = float(state["y_mean"])
+    predictor.y_std_ = float(state["y_std"])
     predictor.cell_sequence_ = tuple(state["cell_sequence"]) if state["cell_sequence"] else None
     predictor.n_train_ = state["n_train"]
-    predictor.proxy_shape_ = tuple(state["proxy_shape"]) if state.get("proxy_shape") else None
+    predictor.proxy_shape_ = tuple(state["proxy_shape"]) if state["proxy_shape"] else None
     predictor.proxy_ = None
     predictor.models_ = []
     for m in range(state["n_members"]):
         prefix = f"members.{m}."
         member_state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        model = predictor._new_model()
         try:
+            model = predictor._new_model()
             model.load_state_dict(member_state)
-        except RuntimeError as error:
-            raise _error(f"{str(path)!r}: weights do not fit the model: {error}") from None
+        except (RuntimeError, ValueError) as error:
+            raise _error(f"{where}: weights do not fit the model: {error}") from None
         model.eval()
         predictor.models_.append(model)
     predictor.device_ = torch.device("cpu")

@@ -6,6 +6,8 @@ few labels; they are combinable (``"mse+pairwise_logistic"``).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 
 import torch
@@ -56,24 +58,38 @@ RANKING_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] 
 
 
 def parse_loss_spec(spec: str) -> list[tuple[str, float]]:
-    """``"mse+0.5*pairwise_logistic"`` -> ``[("mse", 1.0), ("pairwise_logistic", 0.5)]``."""
+    """``"mse+0.5*pairwise_logistic"`` -> ``[("mse", 1.0), ("pairwise_logistic", 0.5)]``.
+
+    A term is ``[weight*]name``. Weights must be finite and > 0: a negative weight trains a
+    reversed ranker, NaN or infinity give NaN scores, and a zero weight is a term written by
+    mistake (leave the term out instead).
+
+    Raises:
+        ValueError: ``spec`` is not a non-empty string, names an unknown loss or has a bad weight.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"loss spec must be a non-empty string like 'mse+0.5*pairwise_logistic', got {spec!r}")
     terms = []
-    for part in spec.replace(" ", "").split("+"):
+    for part in re.split(r"(?<!\d[eE])\+", spec.replace(" ", "")):  # not the + of "1e+3"
         weight, _, name = part.rpartition("*")
         if name not in RANKING_LOSSES:
             raise ValueError(f"unknown ranking loss {name!r} in {spec!r}; known: {sorted(RANKING_LOSSES)}")
         try:
             w = float(weight) if weight else 1.0
         except ValueError:
-            raise ValueError(f"bad weight {weight!r} in loss spec {spec!r}") from None
+            w = math.nan
+        if not (math.isfinite(w) and w > 0):
+            raise ValueError(f"bad weight {weight!r} in loss spec {spec!r}: weights must be finite numbers > 0")
         terms.append((name, w))
-    if not terms:
-        raise ValueError("empty loss spec")
     return terms
 
 
 def ranking_loss(spec: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """A loss function for a spec such as ``"mse+pairwise_logistic"``."""
+    """A loss function for a spec such as ``"mse+pairwise_logistic"``.
+
+    Raises:
+        ValueError: a bad spec, as :func:`parse_loss_spec`.
+    """
     terms = parse_loss_spec(spec)
 
     def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

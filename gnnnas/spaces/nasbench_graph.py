@@ -333,7 +333,7 @@ class NASBenchGraphSpace(SearchSpace):
         if isinstance(ops, str) or not isinstance(ops, Sequence) or len(ops) != NBG_NUM_NODES:
             raise ValueError(f"ops must be a list of {NBG_NUM_NODES} op names, got {ops!r}")
         for op in ops:
-            if op not in _OP_INDEX:
+            if not isinstance(op, str) or op not in _OP_INDEX:
                 raise ValueError(f"unknown NAS-Bench-Graph op {op!r}; known: {list(NBG_OPS)}")
             if op not in self.ops:
                 raise ValueError(f"op {op!r} is not in this space's op set {list(self.ops)}")

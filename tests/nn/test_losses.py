@@ -34,3 +34,26 @@ def test_loss_specs():
         parse_loss_spec("mse+huber")
     with pytest.raises(ValueError, match="bad weight"):
         parse_loss_spec("x*mse")
+
+
+@pytest.mark.parametrize("weight", ["-1", "nan", "inf", "-inf", "0", "0.0", "-0", "1e999", "-1e-3", "NaN", "x", "*"])
+@pytest.mark.parametrize("template", ["{}*mse", "pairwise_logistic+{}*listnet"])
+def test_weights_must_be_finite_and_positive(template, weight):
+    """A negative weight trains a reversed ranker, NaN/inf give NaN scores, zero is a mistake."""
+    spec = template.format(weight)
+    with pytest.raises(ValueError, match="bad weight"):
+        parse_loss_spec(spec)
+    with pytest.raises(ValueError, match="bad weight"):
+        ranking_loss(spec)
+
+
+@pytest.mark.parametrize("weight", [1e-300, 1e-5, 0.5, 1.0, 3.0, 1e20, 1.7e308])
+def test_any_finite_positive_weight_is_accepted(weight):
+    # repr() writes 1e+20 with a "+": it is part of the number, not a new term
+    assert parse_loss_spec(f"mse+{weight!r}*pairwise_hinge") == [("mse", 1.0), ("pairwise_hinge", weight)]
+
+
+@pytest.mark.parametrize("spec", ["", "  ", None, 1.0, ["mse"]])
+def test_spec_must_be_a_non_empty_string(spec):
+    with pytest.raises(ValueError, match="loss spec must be a non-empty string"):
+        parse_loss_spec(spec)

@@ -1,0 +1,233 @@
+"""Checkpoints: every header field checked at load, a checksum over the weights, safe atomic writes."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import gnnnas
+from gnnnas.nn.checkpoint import _FEATURIZER_FIELDS, _STATE_FIELDS, CHECKPOINT_FORMAT_VERSION
+from gnnnas.predictor import CheckpointError, Predictor
+
+
+@pytest.fixture(scope="module")
+def toy():
+    space = gnnnas.get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(20)]
+    return archs, np.linspace(0.0, 1.0, 20)
+
+
+@pytest.fixture(scope="module")
+def saved(toy, tmp_path_factory):
+    """(predictor, its checkpoint's bytes): two members, so member bookkeeping is exercised."""
+    predictor = Predictor(epochs=1, hidden_dim=8, num_layers=1, n_members=2).fit(*toy)
+    path = tmp_path_factory.mktemp("ckpt") / "m.gnnnas"
+    predictor.save(path)
+    return predictor, path.read_bytes()
+
+
+def split(blob):
+    """(header dict, tensor data) of a safetensors blob."""
+    n = int.from_bytes(blob[:8], "little")
+    return json.loads(blob[8 : 8 + n]), blob[8 + n :]
+
+
+def rebuild(header, data):
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def edit(blob, section, field, value, sub=None):
+    """``blob`` with ``section`` ("params" or "state") ``[sub][field]`` set to ``value`` (or deleted)."""
+    header, data = split(blob)
+    config = json.loads(header["__metadata__"][section])
+    target = config[sub] if sub else config
+    if value is DELETE:
+        del target[field]
+    else:
+        target[field] = value
+    header["__metadata__"][section] = json.dumps(config)
+    return rebuild(header, data)
+
+
+DELETE = object()
+
+
+def load_bytes(tmp_path, blob):
+    path = tmp_path / "edited.gnnnas"
+    path.write_bytes(blob)
+    return Predictor.load(path)
+
+
+def test_roundtrip_and_header(saved, tmp_path, toy):
+    predictor, blob = saved
+    header, _ = split(blob)
+    assert header["__metadata__"]["format_version"] == str(CHECKPOINT_FORMAT_VERSION) == "2"
+    assert re.fullmatch(r"[0-9a-f]{64}", header["__metadata__"]["tensors_sha256"])
+    # the helpers rebuild a file that loads: edits below fail because of the edit, not the rebuild
+    loaded = load_bytes(tmp_path, rebuild(*split(blob)))
+    np.testing.assert_array_equal(loaded.predict(toy[0]), predictor.predict(toy[0]))
+
+
+# ---------------------------------------------------------------------- header fields
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("n_members", 0), ("n_members", 1), ("n_members", 3), ("n_members", "2"), ("n_members", True),
+        ("y_std", float("nan")), ("y_std", 0.0), ("y_std", -1.0), ("y_std", float("inf")), ("y_std", "1"),
+        ("y_mean", "abc"), ("y_mean", float("nan")), ("y_mean", None), ("y_mean", [0.5]),
+        ("n_train", 1), ("n_train", 2.5), ("vocab", "none"), ("vocab", [1, 2]),
+        ("cell_sequence", "abc"), ("cell_sequence", [-1]), ("proxy_shape", [1, 10]), ("proxy_shape", [0, 10, 3]),
+        ("featurizer", None),
+    ],
+)
+def test_bad_state_field_names_the_field(saved, tmp_path, field, value):
+    with pytest.raises(CheckpointError, match=f"'{field}'"):
+        load_bytes(tmp_path, edit(saved[1], "state", field, value))
+
+
+@pytest.mark.parametrize("field", sorted(_STATE_FIELDS))
+@pytest.mark.parametrize("value", ["abc", {"x": 1}, [float("nan")], DELETE])
+def test_every_state_field_is_checked(saved, tmp_path, field, value):
+    """A field that is missing or of a wrong type is refused by name ('featurizer' or 'featurizer.<field>')."""
+    with pytest.raises(CheckpointError, match=f"header field '{field}"):
+        load_bytes(tmp_path, edit(saved[1], "state", field, value))
+
+
+@pytest.mark.parametrize("field", sorted(_FEATURIZER_FIELDS) + ["macro_mean", "macro_std", "node_mean", "node_std"])
+@pytest.mark.parametrize("value", ["abc", -1, [float("nan")], DELETE])
+def test_every_featurizer_field_is_checked(saved, tmp_path, field, value):
+    with pytest.raises(CheckpointError, match=f"header field 'featurizer.{field}'"):
+        load_bytes(tmp_path, edit(saved[1], "state", field, value, sub="featurizer"))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("hidden_dim", -1), ("lr", "fast"), ("seed", 1.5), ("dropout", float("nan")), ("bootstrap", "yes"),
+     ("early_stopping_patience", 0), ("not_a_param", 1), ("loss", "-1*mse"), ("space", 5), ("space", DELETE)],
+)
+def test_bad_params_are_refused(saved, tmp_path, field, value):
+    with pytest.raises(CheckpointError, match=f"'{field}'|'params'"):
+        load_bytes(tmp_path, edit(saved[1], "params", field, value))
+
+
+def test_unknown_space_and_other_space(saved, tmp_path):
+    with pytest.raises(CheckpointError, match="unknown"):
+        load_bytes(tmp_path, edit(saved[1], "params", "space", "nope"))
+    with pytest.raises(CheckpointError, match="for space 'nb201', not 'darts'"):
+        Predictor.load(_write(tmp_path, saved[1]), space="darts")
+
+
+def _write(tmp_path, blob, name="m.gnnnas"):
+    path = tmp_path / name
+    path.write_bytes(blob)
+    return path
+
+
+# ---------------------------------------------------------------------- checksum and format
+def test_any_flipped_byte_in_the_weights_is_a_checksum_mismatch(saved, tmp_path):
+    blob = saved[1]
+    header_end = 8 + int.from_bytes(blob[:8], "little")
+    for offset in np.random.default_rng(0).integers(header_end, len(blob), size=25).tolist() + [header_end, len(blob) - 1]:
+        for bit in (0, 7):
+            damaged = bytearray(blob)
+            damaged[offset] ^= 1 << bit
+            with pytest.raises(CheckpointError, match="checksum mismatch"):
+                load_bytes(tmp_path, bytes(damaged))
+
+
+@pytest.mark.parametrize("value", [DELETE, "", "0" * 64])
+def test_missing_or_wrong_checksum(saved, tmp_path, value):
+    header, data = split(saved[1])
+    if value is DELETE:
+        del header["__metadata__"]["tensors_sha256"]
+    else:
+        header["__metadata__"]["tensors_sha256"] = value
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        load_bytes(tmp_path, rebuild(header, data))
+
+
+@pytest.mark.parametrize("version, match", [("1", "format 1 has no checksum"), ("9", "checkpoint format 9"),
+                                            ("x", "checkpoint format x"), (DELETE, "checkpoint format None")])
+def test_other_format_versions(saved, tmp_path, version, match):
+    header, data = split(saved[1])
+    if version is DELETE:
+        del header["__metadata__"]["format_version"]
+    else:
+        header["__metadata__"]["format_version"] = version
+    with pytest.raises(CheckpointError, match=match):
+        load_bytes(tmp_path, rebuild(header, data))
+
+
+def test_not_a_checkpoint(tmp_path, saved):
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(CheckpointError, match="not a gnnnas predictor checkpoint"):
+        Predictor.load(tmp_path / "other.safetensors")
+    with pytest.raises(CheckpointError, match="not a readable gnnnas checkpoint"):
+        load_bytes(tmp_path, saved[1][: len(saved[1]) // 2])
+    with pytest.raises(FileNotFoundError):
+        Predictor.load(tmp_path / "missing.gnnnas")
+
+
+# ---------------------------------------------------------------------- writing
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_get_the_usual_umask_mode(saved, tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        saved[0].save(tmp_path / "m.gnnnas")
+        saved[0].save(tmp_path / "m.gnnnas")  # replacing an existing file too
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "m.gnnnas").st_mode & 0o777 == mode
+
+
+def _dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process liveness check is POSIX")
+def test_stale_temp_files_of_the_target_are_removed(saved, tmp_path):
+    stale = tmp_path / f".m.gnnnas.tmp-{_dead_pid()}-0123456789abcdef"
+    live = tmp_path / f".m.gnnnas.tmp-{os.getppid()}-0123456789abcdef"  # a running process may still write it
+    others = [tmp_path / ".other.gnnnas.tmp-1-0123456789abcdef", tmp_path / ".m.gnnnas.bak",
+              tmp_path / f".m.gnnnas.tmp-{_dead_pid()}-notours"]
+    for path in (stale, live, *others):
+        path.write_bytes(b"partial")
+    saved[0].save(tmp_path / "m.gnnnas")
+    assert not stale.exists()
+    assert live.exists() and all(p.exists() for p in others)
+    Predictor.load(tmp_path / "m.gnnnas")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
+def test_kill_9_during_save_keeps_the_target_and_the_next_save_cleans_up(saved, tmp_path):
+    target = _write(tmp_path, saved[1])
+    script = textwrap.dedent(f"""
+        import os, signal
+        import gnnnas.nn.checkpoint as checkpoint
+        from gnnnas.predictor import Predictor
+        predictor = Predictor.load({str(target)!r})
+        checkpoint.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # dies before the rename
+        predictor.save({str(target)!r})
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300, check=False)
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    assert target.read_bytes() == saved[1]
+    left = [p.name for p in tmp_path.iterdir() if p != target]
+    assert len(left) == 1 and left[0].startswith(".m.gnnnas.tmp-")
+    saved[0].save(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.gnnnas"]
+    Predictor.load(target)
