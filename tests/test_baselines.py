@@ -33,3 +33,14 @@ def test_random_forest_learns_a_simple_rule():
 def test_np_gcn_is_the_plain_predictor():
     p = baselines.np_gcn("nb201", seed=1)
     assert not p.use_global_node and not p.prune and p.loss == "mse"
+
+
+def test_baselines_pad_to_the_space_maximum():
+    # trained on small NB101 cells only, a baseline still scores a 7-vertex cell
+    space = gnnnas.get_space("nb101")
+    rng = np.random.default_rng(0)
+    small = [a for a in (space.sample(rng) for _ in range(300)) if a.num_nodes <= 5][:20]
+    chain = np.eye(7, k=1, dtype=int)
+    big = space.parse((chain, ["input"] + ["conv3x3-bn-relu"] * 5 + ["output"]))
+    model = baselines.random_forest("nb101", 0).fit(small, np.arange(len(small), dtype=float))
+    assert np.isfinite(model.predict([big])).all()

@@ -29,7 +29,7 @@ from gnnnas.spaces.registry import get_space
 __all__ = ["DEFAULT_MAX_NODES", "ArrayEncoding"]
 
 #: Most nodes an ArchGraph of each built-in space has (NB101: 7 vertices; ViT: depth 14 -> 30).
-DEFAULT_MAX_NODES: dict[str, int] = {"nb201": 8, "nb101": 7, "darts": 30, "vit": 30, "nasbench_graph": 6}
+DEFAULT_MAX_NODES: dict[str, int] = {"vit": 30, "nasbench_graph": 6}
 
 
 class ArrayEncoding:
@@ -47,7 +47,7 @@ class ArrayEncoding:
             kind = type(space).__name__
             raise ValueError(f"space must be a space name or a SearchSpace, got {kind}")  # noqa: TRY004
         if max_nodes is None:
-            max_nodes = DEFAULT_MAX_NODES.get(self.space.name)
+            max_nodes = self.space.max_nodes or DEFAULT_MAX_NODES.get(self.space.name)
             if max_nodes is None:
                 raise ValueError(
                     f"space {self.space.name!r} has no known node maximum; pass max_nodes= "

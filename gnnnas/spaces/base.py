@@ -35,6 +35,9 @@ class SearchSpace(abc.ABC):
 
     #: Number of architectures, or ``None`` when the space is too large to count/enumerate.
     size: int | None = None
+    #: Most nodes an ArchGraph of the space has, or ``None`` when not bounded (fixed-width
+    #: encodings pad to it).
+    max_nodes: int | None = None
 
     @abc.abstractmethod
     def parse(self, encoding: Any) -> ArchGraph:

@@ -130,6 +130,7 @@ class DartsSpace(SearchSpace):
     vocab = _VOCAB
     #: About 1.1e18 genotypes (7^8 ops x 1*3*6*10 unordered input pairs per cell, squared): not enumerable.
     size = None
+    max_nodes = 2 * _CELL_NODES
 
     def __init__(
         self,

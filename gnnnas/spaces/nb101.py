@@ -306,6 +306,7 @@ class NB101Space(SearchSpace):
     name = "nb101"
     vocab = _VOCAB
     size = 423_624
+    max_nodes = MAX_VERTICES
     ops = NB101_OPS
 
     def __init__(

@@ -66,6 +66,7 @@ class NB201Space(SearchSpace):
     name = "nb201"
     vocab = _VOCAB
     size = 5**6
+    max_nodes = 8
 
     def __init__(
         self,
