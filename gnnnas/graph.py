@@ -521,7 +521,13 @@ class ArchGraph:
         """
         cached = self.__dict__.get("_computation_graph")
         if cached is None:
-            cached = _build_computation_graph(self)
+            features = None if self.node_features is None else self.node_features.tobytes()
+            key = (self.vocab, self.ops, self.edges, self.cell, features)
+            cached = _COMPUTATION_GRAPHS.get(key)
+            if cached is None:
+                if len(_COMPUTATION_GRAPHS) >= _COMPUTATION_GRAPH_CACHE_SIZE:
+                    _COMPUTATION_GRAPHS.clear()
+                cached = _COMPUTATION_GRAPHS[key] = _build_computation_graph(self)
             object.__setattr__(self, "_computation_graph", cached)
         return cached
 
@@ -641,6 +647,12 @@ class ArchGraph:
 
 
 # ---------------------------------------------------------------------- computation graphs
+#: Computation graphs of recently seen structures: a parsed arch string or a sampled cell that
+#: was seen before (search rounds, repeated scoring) skips the construction.
+_COMPUTATION_GRAPHS: dict[tuple, ComputationGraph] = {}
+_COMPUTATION_GRAPH_CACHE_SIZE = 100_000
+
+
 def _digest(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
@@ -656,7 +668,7 @@ class ComputationGraph:
             concatenating output takes the same piece.
         origin: for every node, the index of an ArchGraph node it stands for (its cell and node
             features come from there).
-        colours: Weisfeiler-Lehman colour of every node after refinement (hex strings).
+        colours: Weisfeiler-Lehman colour of every node after refinement (64-bit ints).
         identity: hash of the sorted colours (the body of ``canonical_hash()``).
 
     Node order: by depth (longest path from an input), then colour; nodes of equal depth and
@@ -667,7 +679,7 @@ class ComputationGraph:
     ops: tuple[str, ...]
     edges: tuple[tuple[int, int, int], ...]
     origin: tuple[int, ...]
-    colours: tuple[str, ...]
+    colours: tuple[int, ...]
     identity: str
 
     @property
@@ -745,23 +757,38 @@ def _build_computation_graph(graph: ArchGraph) -> ComputationGraph:
     return _canonical_order(labels, ops, origin, inputs_of)
 
 
+_LABEL_COLOURS: dict[str, int] = {}
+
+
+def _label_colour(label: str) -> int:
+    """A stable 64-bit colour of a node label (``str`` hashes change between processes)."""
+    colour = _LABEL_COLOURS.get(label)
+    if colour is None:
+        colour = int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little", signed=True)
+        _LABEL_COLOURS[label] = colour
+    return colour
+
+
 def _canonical_order(labels, ops, origin, inputs_of) -> ComputationGraph:
+    # Colours are ints refined with ``hash`` of int tuples, which (unlike str hashes) is the same
+    # in every process of a 64-bit CPython >= 3.8; the identity is a SHA-1 of the sorted colours.
     n = len(ops)
     succs: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     for d, ins in enumerate(inputs_of):
         for s, m in ins:
             succs[s].append((d, m))
     colours = [
-        _digest(f"{labels[v]}|{sum(m for _, m in inputs_of[v])}|{sum(m for _, m in succs[v])}") for v in range(n)
+        hash((_label_colour(labels[v]), sum(m for _, m in inputs_of[v]), sum(m for _, m in succs[v])))
+        for v in range(n)
     ]
     classes = len(set(colours))
     for _ in range(n):  # Weisfeiler-Lehman refinement, until the partition is stable
         colours = [
-            _digest(
-                colours[v]
-                + "<" + ",".join(sorted(f"{colours[s]}*{m}" for s, m in inputs_of[v]))
-                + ">" + ",".join(sorted(f"{colours[d]}*{m}" for d, m in succs[v]))
-            )
+            hash((
+                colours[v],
+                tuple(sorted((colours[s], m) for s, m in inputs_of[v])),
+                tuple(sorted((colours[d], m) for d, m in succs[v])),
+            ))
             for v in range(n)
         ]
         refined = len(set(colours))
@@ -780,5 +807,5 @@ def _canonical_order(labels, ops, origin, inputs_of) -> ComputationGraph:
         edges=tuple(edges),
         origin=tuple(origin[v] for v in order),
         colours=tuple(colours[v] for v in order),
-        identity=hashlib.sha1(",".join(sorted(colours)).encode()).hexdigest(),
+        identity=hashlib.sha1(",".join(map(str, sorted(colours))).encode()).hexdigest(),
     )
