@@ -1,8 +1,10 @@
 """``convert``: official benchmark file(s) -> compact table in the data directory + manifest.
 
 The whole source is read and checked first; only then is the table written (temporary file +
-rename) and the manifest updated. A truncated or corrupted source raises
-:class:`~gnnnas.data.formats.FormatError` and leaves the data directory as it was.
+rename) and the manifest updated. A truncated or corrupted source, or one with a record that
+is invalid in its space (an NB101 cell with a cycle, an NB201 arch listed twice, a
+NAS-Bench-Graph key that is not the space's), raises :class:`~gnnnas.data.formats.FormatError`
+and leaves the data directory as it was.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def _as_matrix(matrix: Any) -> np.ndarray:
         raise ValueError(f"NB101 matrix must be a square 0/1 array, got {matrix!r}") from None
     if arr.dtype == object or arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"NB101 matrix must be square (n x n), got shape {arr.shape}")
-    if arr.size and not np.isin(arr, (0, 1)).all():
+    if arr.size and not ((arr == 0) | (arr == 1)).all():
         raise ValueError("NB101 matrix entries must be 0 or 1")
     return arr.astype(np.int64)
 

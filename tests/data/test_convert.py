@@ -192,3 +192,59 @@ def test_nb101_records_built_from_real_cells_keep_their_official_hash(tmp_path, 
     np.testing.assert_array_equal(bench.y, cells["108_final_validation_accuracy"][:n])
     np.testing.assert_array_equal(bench.extra["params"], cells["trainable_parameters"][:n])
     assert [a.macro["params"] for a in bench.archs] == cells["trainable_parameters"][:n]
+
+
+def test_nats_directory_costs_come_from_a_correct_record(tmp_path):
+    """Issue 12, case 5 (D-X-Y/NATS-Bench#36): a cell whose hp=12 params are 0.802426 M on every
+    seed and hp=200 0.802426 / 0.559386 / 0.559386 used to be converted as 0.640399 M."""
+    from gnnnas.data.formats.nb201 import CostWarning
+
+    issue = "|skip_connect~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    data = S.nb201_benchmark_dict(4, seed=5, hp_keys=("12", "200"), seeds=(777, 888, 999))
+    data["meta_archs"][2] = issue
+    costs = S.nb201_costs(issue, np.random.default_rng(1))
+    for state in data["arch2infos"][2].values():
+        state["arch_str"] = issue
+        for (dataset, seed), run in state["all_results"].items():
+            run["params"], run["flop"] = costs[dataset]
+    for seed in (888, 999):
+        data["arch2infos"][2]["200"]["all_results"][("cifar10", seed)]["params"] = 0.559386
+    S.write_nats_dir(tmp_path / "NATS-tss-v1_0-3ffb9-simple", data)
+    with pytest.warns(CostWarning, match=r"architecture 2 .*0\.640399 M .*vs exact 0\.802426 M"):
+        result = convert(tmp_path / "NATS-tss-v1_0-3ffb9-simple", "nb201", data_dir=tmp_path / "data")
+    params = read_table(result.path)["cifar10_params"]
+    assert params[2] == 0.802426 == gnnnas.get_space("nb201").parse(issue).macro["params"] / 1e6
+
+
+def _nb101_with_cycle(tmp_path):
+    from gnnnas.data.formats.tfrecord import iter_records, write_records
+
+    S.write_nb101_tfrecord(tmp_path / "x.tfrecord", 3, keep=False)
+    records = [json.loads(r) for r in iter_records(tmp_path / "x.tfrecord")]
+    n = int(len(records[3][2]) ** 0.5)
+    records[3][2] = records[3][2][:n] + "1" + records[3][2][n + 1:]  # edge 1 -> 0 closes the cycle 0 -> 1 -> 0
+    write_records(tmp_path / "x.tfrecord", [json.dumps(r).encode() for r in records])
+    return [tmp_path / "x.tfrecord"], "nb101", r"record 3: not a valid NB101 cell .*upper-triangular"
+
+
+def _nb201_listed_three_times(tmp_path):
+    data = S.nb201_benchmark_dict(5)
+    data["meta_archs"][2] = data["meta_archs"][4] = data["meta_archs"][1]
+    S.write_nb201_pth(tmp_path / "x.pth", data, "pickle")
+    return [tmp_path / "x.pth"], "nb201", r"meta_archs\[2\] repeats the architecture of meta_archs\[1\]"
+
+
+def _nbg_float_keys(tmp_path):
+    import pickle
+
+    records = S.write_nbg_light(tmp_path / "cora.bench", [3, 17, 24])
+    (tmp_path / "cora.bench").write_bytes(pickle.dumps({3: records[3], 1.2: records[17], 1.7: records[24]}))
+    return [tmp_path / "cora.bench"], "nasbench_graph", r"key 1\.2 is not a NAS-Bench-Graph architecture key"
+
+
+@pytest.mark.parametrize("make", [_nb101_with_cycle, _nb201_listed_three_times, _nbg_float_keys])
+def test_records_invalid_in_their_space_write_nothing(tmp_path, make):
+    sources, space, message = make(tmp_path)
+    with pytest.raises(FormatError, match=message):
+        convert(sources, space, data_dir=tmp_path / "data")
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*"))

@@ -13,6 +13,8 @@ Definition used for full files (documented in the README): per seed, the epoch w
 validation performance (first one on ties) gives ``valid_perf``, ``test_perf`` and
 ``train_perf``; the table holds the mean over the seed files given. ``latency`` / ``params``
 are taken from the records when present (NaN otherwise).
+Every key must be a key of the space (``NASBenchGraphSpace.contains``): an int, not a float such
+as 1.2 that ``int()`` would truncate; a bad one raises :class:`FormatError` naming it.
 Columns: ``key`` (int64), ``valid_perf``, ``test_perf``, ``latency``, ``params`` (count), and for
 full files ``train_perf``, ``best_epoch`` (mean) and ``seeds`` (number of files).
 """
@@ -30,8 +32,11 @@ import numpy as np
 from gnnnas.data.formats.errors import FormatError
 from gnnnas.data.formats.safe_pickle import load_pickle
 from gnnnas.data.table import Table
+from gnnnas.spaces.nasbench_graph import NASBenchGraphSpace
 
 __all__ = ["read_nasbench_graph"]
+
+_SPACE = NASBenchGraphSpace()  # all ops: its members include OGBN-Proteins' keys
 
 
 def _float(value: Any) -> float:
@@ -41,14 +46,20 @@ def _float(value: Any) -> float:
         return math.nan
 
 
+def _count(millions: Any) -> float:
+    """``para`` (M parameters) -> a count; NaN when missing or not a finite number."""
+    value = _float(millions) * 1e6
+    return float(round(value)) if math.isfinite(value) else math.nan
+
+
 def _load_dict(path: Path) -> Mapping:
     data = load_pickle(path)
     if not isinstance(data, Mapping) or not data:
         raise FormatError(path, "not a dict of architecture key -> record")
     for record, key in enumerate(data):
-        if not isinstance(key, (int, np.integer)):
-            raise FormatError(path, f"key {key!r:.40} is not an integer architecture hash", record=record)
-        break
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not _SPACE.contains(int(key)):
+            raise FormatError(path, f"key {key!r:.40} is not a NAS-Bench-Graph architecture key (an int "
+                              "Arch.valid_hash() of the space)", record=record)
     return data
 
 
@@ -61,7 +72,7 @@ def _light(path: Path, data: Mapping, dataset: str) -> Table:
         valid.append(_float(info["valid_perf"]))
         test.append(_float(info["perf"]))
         latency.append(_float(info.get("latency")))
-        params.append(round(_float(info.get("para")) * 1e6) if "para" in info else math.nan)
+        params.append(_count(info.get("para")))
     columns = {
         "key": np.asarray(keys, dtype=np.int64),
         "valid_perf": np.asarray(valid),
@@ -103,7 +114,7 @@ def _full(paths: Sequence[Path], datas: Sequence[Mapping], dataset: str) -> Tabl
             if "latency" in info and math.isnan(latency[record]):
                 latency[record] = _float(info["latency"])
             if "para" in info and math.isnan(params[record]):
-                params[record] = round(_float(info["para"]) * 1e6)
+                params[record] = _count(info["para"])
     means = sums / len(datas)
     columns = {
         "key": np.asarray([int(k) for k in keys], dtype=np.int64),
@@ -127,7 +138,11 @@ def dataset_of(path: str | os.PathLike) -> str:
 
 def read_nasbench_graph(sources: str | os.PathLike | Sequence[str | os.PathLike],
                         dataset: str | None = None) -> Table:
-    """Read one light file, or the seed files of one data set (full layout), into a table."""
+    """Read one light file, or the seed files of one data set (full layout), into a table.
+
+    Raises :class:`FormatError`, naming the record, for a file out of layout or a key that is not
+    one of the space's (e.g. a float such as 1.2); ``ValueError`` for files of several data sets.
+    """
     paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
     if not paths:
         raise ValueError("no NAS-Bench-Graph files given")

@@ -14,6 +14,11 @@ Columns: ``hash`` (key), ``num_vertices``, ``adjacency`` (n x 49, the matrix zer
 (final accuracies as fractions, mean over repeats), ``training_time_<e>`` (s, mean) and
 ``repeats_<e>`` (count; 0 and NaN metrics where the file lacks the budget).
 
+Validation: every cell must be a valid NB101 spec (``gnnnas.spaces.nb101.validate_spec``: acyclic,
+i.e. strictly upper-triangular with no self-loops; ``input`` first and ``output`` last; at most 7
+vertices and 9 edges; the input reaching the output); a bad record raises :class:`FormatError`
+naming it, before anything is returned.
+
 Memory: records are read one at a time and folded into per-hash sums, so memory grows with
 the number of distinct cells (423,624 at most), not with the file (the 2 GB full file).
 """
@@ -36,6 +41,7 @@ from gnnnas.data.formats.protobuf import ProtobufError, decode_model_metrics
 from gnnnas.data.formats.safe_pickle import load_pickle
 from gnnnas.data.formats.tfrecord import iter_records
 from gnnnas.data.table import Table
+from gnnnas.spaces.nb101 import validate_spec
 
 __all__ = ["NB101_BUDGETS", "NB101_OP_CODES", "Nb101Accumulator", "parse_record", "read_nb101"]
 
@@ -83,6 +89,10 @@ class Nb101Accumulator:
         padded[:n, :n] = matrix
         row = self.rows.get(module_hash)
         if row is None:
+            try:
+                validate_spec(matrix, ops)
+            except ValueError as err:
+                raise FormatError(path, f"{where}: not a valid NB101 cell ({err})") from None
             row = len(self.rows)
             if row >= self._cap:
                 self._grow()
@@ -205,7 +215,12 @@ def _is_tfrecord(path: Path) -> bool:
 
 def read_nb101(source: str | os.PathLike, check_crc: bool = True) -> Table:
     """Read ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord`` (streamed) or a
-    ``get_metrics_from_hash``-style pickle (hash -> (fixed, computed)) into a table."""
+    ``get_metrics_from_hash``-style pickle (hash -> (fixed, computed)) into a table.
+
+    Raises :class:`FormatError`, naming the record, for a truncated or corrupted file, a record
+    out of layout, or a cell that is not a valid NB101 spec (cycle, self-loop, ops not
+    ``input`` ... ``output``, too many vertices or edges, input not reaching the output).
+    """
     source = Path(source)
     if not source.is_file():
         raise FormatError(source, "no such file")

@@ -22,12 +22,14 @@ import numpy as np
 
 from gnnnas.data.formats.protobuf import encode_model_metrics
 from gnnnas.data.formats.tfrecord import write_records
+from gnnnas.spaces.nb201 import NB201Space
 
 __all__ = [
     "NB201_OPS",
     "nb101_records",
     "nb201_arch_strings",
     "nb201_benchmark_dict",
+    "nb201_costs",
     "write_naslib_nb201",
     "write_nats_dir",
     "write_nb101_pickle",
@@ -39,6 +41,8 @@ __all__ = [
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NB201_DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+_NB201_SPACES = {d: NB201Space(num_classes=n) for d, n in
+                 (("cifar10-valid", 10), ("cifar10", 10), ("cifar100", 100), ("ImageNet16-120", 120))}
 _EVAL_SETS = {
     "cifar10-valid": ("x-valid", "ori-test"),
     "cifar10": ("ori-test",),
@@ -55,15 +59,24 @@ def nb201_arch_strings(n: int) -> list[str]:
     return out
 
 
-def _results_count(rng, dataset: str, seed: int, epochs: int, stored_epochs: int | None) -> dict:
+def nb201_costs(arch: str, rng) -> dict[str, tuple[float, float]]:
+    """dataset -> (params, FLOPs) in M, as a correct record holds them: the exact parameter count
+    of the cell's network (``NB201Space(num_classes=...)``), FLOPs random but one value per data set."""
+    ops = _NB201_SPACES["cifar10"].edge_ops(_NB201_SPACES["cifar10"].parse(arch))
+    return {d: (space.macro_features(ops)["params"] / 1e6, float(rng.uniform(10, 200)))
+            for d, space in _NB201_SPACES.items()}
+
+
+def _results_count(rng, dataset: str, seed: int, epochs: int, stored_epochs: int | None,
+                   costs: tuple[float, float]) -> dict:
     kept = range(epochs) if stored_epochs is None else range(max(0, epochs - stored_epochs), epochs)
     acc = {e: float(rng.uniform(10, 100)) for e in kept}
     evals = {f"{name}@{e}": float(rng.uniform(10, 100)) for name in _EVAL_SETS[dataset] for e in kept}
     return {
         "name": dataset, "net_state_dict": None, "train_acc1es": acc, "train_acc5es": None,
         "train_losses": {e: float(rng.uniform(0, 3)) for e in kept}, "train_times": None,
-        "arch_config": {"name": "infer.tiny", "C": 16, "N": 5}, "params": float(rng.uniform(0.1, 1.5)),
-        "flop": float(rng.uniform(10, 200)), "seed": seed, "epochs": epochs,
+        "arch_config": {"name": "infer.tiny", "C": 16, "N": 5}, "params": costs[0],
+        "flop": costs[1], "seed": seed, "epochs": epochs,
         "latency": [float(rng.uniform(0.005, 0.03))],
         "eval_names": list(_EVAL_SETS[dataset]), "eval_acc1es": evals,
         "eval_times": {k: 1.0 for k in evals}, "eval_losses": {k: float(rng.uniform(0, 3)) for k in evals},
@@ -71,13 +84,13 @@ def _results_count(rng, dataset: str, seed: int, epochs: int, stored_epochs: int
 
 
 def _arch_results(rng, index: int, arch: str, epochs: int, seeds: tuple[int, ...],
-                  datasets: tuple[str, ...], stored_epochs: int | None) -> dict:
+                  costs: dict[str, tuple[float, float]], stored_epochs: int | None) -> dict:
     all_results = {}
     dataset_seed = {}
-    for dataset in datasets:
+    for dataset in NB201_DATASETS:
         dataset_seed[dataset] = list(seeds)
         for seed in seeds:
-            all_results[(dataset, seed)] = _results_count(rng, dataset, seed, epochs, stored_epochs)
+            all_results[(dataset, seed)] = _results_count(rng, dataset, seed, epochs, stored_epochs, costs[dataset])
     return {"arch_index": index, "arch_str": arch, "all_results": all_results,
             "dataset_seed": dataset_seed, "clear_net_done": True}
 
@@ -86,15 +99,17 @@ def nb201_benchmark_dict(n_archs: int, seed: int = 0, hp_keys: tuple[str, str] =
                          seeds: tuple[int, ...] = (777, 888), stored_epochs: int | None = None) -> dict:
     """A NAS-Bench-201 ``.pth`` style dict (``hp_keys`` = ("12", "200") gives NATS layout).
 
-    ``stored_epochs`` keeps only the last epochs of each curve (smaller benchmark files).
+    Costs are those of correct records (:func:`nb201_costs`); ``stored_epochs`` keeps only the
+    last epochs of each curve (smaller benchmark files).
     """
     rng = np.random.default_rng(seed)
     archs = nb201_arch_strings(n_archs)
     infos = {}
     for idx, arch in enumerate(archs):
+        costs = nb201_costs(arch, rng)
         infos[idx] = {
-            hp_keys[0]: _arch_results(rng, idx, arch, 12, seeds, NB201_DATASETS, stored_epochs),
-            hp_keys[1]: _arch_results(rng, idx, arch, 200, seeds, NB201_DATASETS, stored_epochs),
+            hp_keys[0]: _arch_results(rng, idx, arch, 12, seeds, costs, stored_epochs),
+            hp_keys[1]: _arch_results(rng, idx, arch, 200, seeds, costs, stored_epochs),
         }
     return {"meta_archs": archs, "arch2infos": infos, "evaluated_indexes": list(range(n_archs)),
             "total_archs": n_archs}
@@ -129,13 +144,14 @@ def write_naslib_nb201(path: str | os.PathLike, n_archs: int, seed: int = 0, epo
     rng = np.random.default_rng(seed)
     data = {}
     for arch in nb201_arch_strings(n_archs):
+        costs = nb201_costs(arch, rng)
         data[arch] = {
             dataset: {
                 "train_acc1es": rng.uniform(10, 100, epochs).tolist(),
                 "eval_acc1es": rng.uniform(10, 100, epochs).tolist(),
                 "train_losses": rng.uniform(0, 3, epochs).tolist(),
                 "eval_losses": rng.uniform(0, 3, epochs).tolist(),
-                "params": float(rng.uniform(0.1, 1.5)), "flop": float(rng.uniform(10, 200)),
+                "params": costs[dataset][0], "flop": costs[dataset][1],
                 "latency": float(rng.uniform(0.005, 0.03)), "epochs": epochs,
             }
             for dataset in ("cifar10-valid", "cifar100", "ImageNet16-120")

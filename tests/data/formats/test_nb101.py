@@ -1,4 +1,5 @@
 import json
+import pickle
 from collections import defaultdict
 
 import numpy as np
@@ -91,3 +92,32 @@ def test_bad_record_contents(tmp_path):
     _rewrite(path, lambda r: r[4].__setitem__(0, r[0][0]))  # a second cell under the first cell's hash
     with pytest.raises(FormatError, match="record 4: hash .* different graph"):
         read_nb101(path)
+
+
+def _set_edge(record, i, j, value="1"):
+    n = int(len(record[2]) ** 0.5)
+    record[2] = record[2][: i * n + j] + value + record[2][i * n + j + 1:]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: _set_edge(r, 2, 2), r"entry \[2\]\[2\] is set"),  # self-loop
+    (lambda r: _set_edge(r, 2, 1), r"upper-triangular .*acyclic"),  # 1 -> 2 -> 1
+    (lambda r: r.__setitem__(3, r[3].replace("input", "conv3x3-bn-relu", 1)), "the first NB101 op must be 'input'"),
+    (lambda r: r.__setitem__(2, "0" * len(r[2])), "input is not connected to the output"),
+])
+def test_cells_invalid_in_the_space_are_refused(tmp_path, change, message):
+    path = tmp_path / "x.tfrecord"
+    S.write_nb101_tfrecord(path, 3, keep=False)
+    _rewrite(path, lambda records: change(records[6]))  # the first record of the third cell
+    with pytest.raises(FormatError, match=rf"record 6: not a valid NB101 cell .*{message}") as err:
+        read_nb101(path)
+    assert err.value.path == str(path)
+
+
+def test_pickled_cell_with_a_cycle_is_refused(tmp_path):
+    data = S.write_nb101_pickle(tmp_path / "x.pickle", 3)
+    module_hash = list(data)[1]
+    data[module_hash][0]["module_adjacency"][1, 0] = 1
+    (tmp_path / "x.pickle").write_bytes(pickle.dumps(data))
+    with pytest.raises(FormatError, match=rf"entry 1 \({module_hash}\): not a valid NB101 cell .*upper-triangular"):
+        read_nb101(tmp_path / "x.pickle")
