@@ -334,13 +334,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
     maximum = oracle.max_value
     to_max = result.queries_to(maximum)
     best = result.best_value
-    rank = int(np.sum(bench.y > best)) + 1 if np.isfinite(best) else None
+    table = oracle.bench  # one row per architecture, as the oracle answers
+    rank = int(np.sum(table.y > best)) + 1 if np.isfinite(best) else None
     what = f"{args.method}" + (f" ({args.acquisition})" if args.method == "predictor" else "")
     print(f"search {space.name} on {bench.name} ({bench.metric}), {what}, seed {args.seed}: "
           f"{result.n_queries} of {args.budget} queries in {seconds:.1f} s")
     if result.best_arch is not None:
         print(f"best value found   {best:.4f} at query {result.best_index + 1} "
-              f"(rank {rank} of {len(bench)})")
+              f"(rank {rank} of {len(table)})")
         print(f"best arch          {_plain_encoding(space.format(result.best_arch))}")
     print(f"benchmark maximum  {maximum:.4f}: "
           + (f"reached after {to_max} queries" if to_max is not None else "not reached"))

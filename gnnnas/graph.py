@@ -22,6 +22,7 @@ what a single cell cannot show.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -365,7 +366,7 @@ class ArchGraph:
         """Kept node indices and the edges between them (renumbered) after pruning/contraction.
 
         The cheap core of :meth:`prune` and :meth:`contract_identities`, without building a new
-        validated graph (the featuriser calls it for every architecture it sees).
+        validated graph (the featuriser's path when it does not use the computation graph).
         """
         n = self.num_nodes
         keep_mask = [True] * n
@@ -668,12 +669,17 @@ class ComputationGraph:
             concatenating output takes the same piece.
         origin: for every node, the index of an ArchGraph node it stands for (its cell and node
             features come from there).
-        colours: Weisfeiler-Lehman colour of every node after refinement (64-bit ints).
+        colours: Weisfeiler-Lehman colour of every node after refinement (64-bit ints; input and
+            output labels include their rank).
         identity: hash of the sorted colours (the body of ``canonical_hash()``).
 
-    Node order: by depth (longest path from an input), then colour; nodes of equal depth and
-    colour are interchangeable in all but pathological graphs (where Weisfeiler-Lehman
-    refinement cannot tell them apart) and keep their order of construction.
+    Node order: inputs first in rank order, then by depth (longest path from an input) and
+    colour, where ties that Weisfeiler-Lehman refinement leaves (parallel chains, twin
+    convolutions) are broken by individualisation and refinement, so equal identities give the
+    same graph whatever the numbering. Limits: WL refinement cannot tell some regular graphs
+    apart (e.g. two 4-cycles vs one 8-cycle between two layers of convolutions); no built-in
+    space has such cells (all 423,624 NB101 cells get distinct identities). Ops are opaque:
+    ``avg_pool(2x)`` and ``2 avg_pool(x)`` are different graphs, although pooling is linear.
     """
 
     ops: tuple[str, ...]
@@ -692,69 +698,71 @@ def _build_computation_graph(graph: ArchGraph) -> ComputationGraph:
     vocab = graph.vocab
     live = graph.live_nodes()
     preds = graph.predecessors()
-    labels: list[str] = []  # node label incl. cell and features (what makes two nodes equal)
+    labels: list[str] = []  # node label incl. rank, cell and features (what makes two nodes equal)
     ops: list[str] = []
     origin: list[int] = []
     inputs_of: list[tuple[tuple[int, int], ...]] = []
     merged: dict[tuple, int] = {}
 
-    def node(op: str, v: int, inputs: dict[int, int], mergeable: bool) -> int:
-        key_inputs = tuple(sorted(inputs.items()))
-        label = graph._op_label(v)
-        if op == SUM:  # a piece of a concatenation: only its cell is part of its label
-            label = SUM + ("" if graph.cell is None else f"{{cell{graph.cell[v]}}}")
-        key = (label, key_inputs)
+    def node(op: str, label: str, v: int, inputs: dict[int, int], mergeable: bool) -> int:
+        key = (label, tuple(sorted(inputs.items())))
         if mergeable and key in merged:
             return merged[key]
         labels.append(label)
         ops.append(op)
         origin.append(v)
-        inputs_of.append(key_inputs)
+        inputs_of.append(key[1])
         if mergeable:
             merged[key] = len(ops) - 1
         return len(ops) - 1
 
     value: list[dict[int, int]] = [{} for _ in range(graph.num_nodes)]  # tensor = sum of nodes
-    input_rank = {v: k for k, v in enumerate(graph.inputs)}
-    concat = vocab.output == "concat"
+    rank = {v: k for k, v in enumerate(graph.inputs)} | {v: k for k, v in enumerate(graph.outputs)}
     for v in graph.topological_order() or ():
         op = graph.ops[v]
+        if op in (INPUT, OUTPUT):  # ranked: input 0 and input 1 of a DARTS cell differ
+            label = f"{op}{rank[v]}" + graph._op_label(v)[len(op):]
+        else:
+            label = graph._op_label(v)
         if op == INPUT:
-            labels.append(f"in{input_rank[v]}" + graph._op_label(v)[len(INPUT):])
-            ops.append(INPUT)
-            origin.append(v)
-            inputs_of.append(())
-            value[v] = {len(ops) - 1: 1}
+            value[v] = {node(INPUT, label, v, {}, mergeable=False): 1}
             continue
         if not live[v] and op != OUTPUT:
+            continue
+        if op == OUTPUT and vocab.output == "concat":
+            node(OUTPUT, label, v, _concat_pieces(graph, v, preds[v], value, node), mergeable=False)
             continue
         total: dict[int, int] = {}
         for p in preds[v]:  # dead predecessors hold no value
             for u, m in value[p].items():
                 total[u] = total.get(u, 0) + m
-        if op == OUTPUT and concat and live[v]:
-            reads: dict[int, int] = {}
-            for p in preds[v]:
-                piece = value[p]
-                if not piece:
-                    continue
-                if graph.ops[p] == INPUT:  # an input is added to the concatenation
-                    u = next(iter(piece))
-                elif len(piece) == 1 and next(iter(piece.values())) == 1 and ops[next(iter(piece))] != INPUT:
-                    u = next(iter(piece))
-                else:
-                    u = node(SUM, p, piece, mergeable=True)
-                reads[u] = reads.get(u, 0) + 1
-            node(OUTPUT, v, reads, mergeable=False)
-        elif op == OUTPUT:
-            node(OUTPUT, v, total if live[v] else {}, mergeable=False)
+        if op == OUTPUT:
+            node(OUTPUT, label, v, total, mergeable=False)
         elif op == SUM or op in vocab.identity:
             value[v] = total
         elif op in vocab.zero or not total:
             value[v] = {}
         else:
-            value[v] = {node(op, v, total, mergeable=op in vocab.mergeable): 1}
+            value[v] = {node(op, label, v, total, mergeable=op in vocab.mergeable): 1}
     return _canonical_order(labels, ops, origin, inputs_of)
+
+
+def _concat_pieces(graph: ArchGraph, out: int, preds: list[int], value: list[dict[int, int]], node) -> dict[int, int]:
+    """What a concatenating output reads: ``{node: times}``. An input predecessor is read as
+    itself (it is added to the concatenation); any other piece that is not a single tensor read
+    once becomes a ``sum`` node (merged with equal pieces), so its grouping is kept. Exactly
+    zero pieces are left out (they would add channels of zeros)."""
+    label = SUM + ("" if graph.cell is None else f"{{cell{graph.cell[out]}}}")
+    reads: dict[int, int] = {}
+    for p in preds:
+        piece = value[p]
+        if not piece:
+            continue
+        (u, m), *rest = piece.items()
+        if graph.ops[p] != INPUT and (rest or m != 1 or graph.ops[u] == INPUT):
+            u = node(SUM, label, out, piece, mergeable=True)
+        reads[u] = reads.get(u, 0) + 1
+    return reads
 
 
 _LABEL_COLOURS: dict[str, int] = {}
@@ -764,9 +772,30 @@ def _label_colour(label: str) -> int:
     """A stable 64-bit colour of a node label (``str`` hashes change between processes)."""
     colour = _LABEL_COLOURS.get(label)
     if colour is None:
+        if len(_LABEL_COLOURS) >= _COMPUTATION_GRAPH_CACHE_SIZE:  # labels with float features
+            _LABEL_COLOURS.clear()
         colour = int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little", signed=True)
         _LABEL_COLOURS[label] = colour
     return colour
+
+
+def _refine(colours: list[int], inputs_of, succs) -> list[int]:
+    """Weisfeiler-Lehman refinement with edge multiplicities until the partition is stable."""
+    classes = len(set(colours))
+    for _ in range(len(colours)):
+        colours = [
+            hash((
+                colours[v],
+                tuple(sorted((colours[s], m) for s, m in inputs_of[v])),
+                tuple(sorted((colours[d], m) for d, m in succs[v])),
+            ))
+            for v in range(len(colours))
+        ]
+        refined = len(set(colours))
+        if refined == classes:
+            break
+        classes = refined
+    return colours
 
 
 def _canonical_order(labels, ops, origin, inputs_of) -> ComputationGraph:
@@ -777,29 +806,29 @@ def _canonical_order(labels, ops, origin, inputs_of) -> ComputationGraph:
     for d, ins in enumerate(inputs_of):
         for s, m in ins:
             succs[s].append((d, m))
-    colours = [
-        hash((_label_colour(labels[v]), sum(m for _, m in inputs_of[v]), sum(m for _, m in succs[v])))
-        for v in range(n)
-    ]
-    classes = len(set(colours))
-    for _ in range(n):  # Weisfeiler-Lehman refinement, until the partition is stable
-        colours = [
-            hash((
-                colours[v],
-                tuple(sorted((colours[s], m) for s, m in inputs_of[v])),
-                tuple(sorted((colours[d], m) for d, m in succs[v])),
-            ))
-            for v in range(n)
-        ]
-        refined = len(set(colours))
-        if refined == classes:
-            break
-        classes = refined
+    colours = _refine(
+        [hash((_label_colour(labels[v]), sum(m for _, m in inputs_of[v]), sum(m for _, m in succs[v])))
+         for v in range(n)],
+        inputs_of,
+        succs,
+    )
+    identity = hashlib.sha1(",".join(map(str, sorted(colours))).encode()).hexdigest()
+    # Node order: individualise-and-refine until every node has its own colour, so that nodes
+    # WL cannot tell apart (parallel chains, twin convolutions) get one order whatever the
+    # numbering of the graph; the individualised node is the first of the smallest tied class
+    # in construction order, which is arbitrary only between automorphic nodes.
     depth = [0] * n
     for v in range(n):  # nodes were created in topological order
         for s, _ in inputs_of[v]:
             depth[v] = max(depth[v], depth[s] + 1)
-    order = sorted(range(n), key=lambda v: (depth[v], colours[v], v))
+    order_colours = list(colours)
+    while len(set(order_colours)) < n:
+        count = collections.Counter(order_colours)
+        v = min((u for u in range(n) if count[order_colours[u]] > 1), key=lambda u: (order_colours[u], u))
+        order_colours[v] = hash((order_colours[v], 1))
+        order_colours = _refine(order_colours, inputs_of, succs)
+    # inputs first, in rank order (executors feed input k to the k-th input node of a cell)
+    order = sorted(range(n), key=lambda v: (depth[v], (0, v) if ops[v] == INPUT else (1, order_colours[v])))
     position = {old: new for new, old in enumerate(order)}
     edges = sorted((position[s], position[d], m) for d in range(n) for s, m in inputs_of[d])
     return ComputationGraph(
@@ -807,5 +836,5 @@ def _canonical_order(labels, ops, origin, inputs_of) -> ComputationGraph:
         edges=tuple(edges),
         origin=tuple(origin[v] for v in order),
         colours=tuple(colours[v] for v in order),
-        identity=hashlib.sha1(",".join(map(str, sorted(colours))).encode()).hexdigest(),
+        identity=identity,
     )

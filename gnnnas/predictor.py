@@ -139,7 +139,10 @@ class Predictor(BaseEstimator):
             node; when False (default) the global node starts from its type embedding alone.
             Measured: on P201 at 78 labels the macro features cost about .02 tau (.755 vs .778,
             5 seeds) and on PVIT at 50 labels .02 (.675 vs .695): with few labels the model
-            over-relies on params/FLOPs. See benchmarks/results for the ablation.
+            over-relies on params/FLOPs. See benchmarks/results for the ablation. The macro
+            features describe the whole network, dead weights included (NB201 counts the
+            params of ops that feed nothing), so with them two architectures of one
+            ``canonical_hash`` can score differently.
         prune: train and predict on graphs with dead operations removed.
         contract_identities: also remove skip connections (wire around them).
         loss: ranking loss spec, e.g. ``"pairwise_logistic"``, ``"mse+0.5*pairwise_hinge"``,

@@ -208,11 +208,12 @@ class _Run:
         self.rounds: list[dict[str, Any]] = []
         self.candidates: list[ArchGraph] | None = None
         if candidates is not None:
-            unique: dict[str, int] = {}
+            unique: dict[str, int] = {}  # identity -> position in self.candidates
             self.candidates = []
             for arch in candidates:
                 arch = space.parse(arch)
-                if unique.setdefault(self.key(arch), len(unique)) == len(self.candidates):
+                if self.key(arch) not in unique:
+                    unique[self.key(arch)] = len(self.candidates)
                     self.candidates.append(arch)
             if not unique:
                 raise ValueError("candidates is empty")

@@ -305,3 +305,79 @@ def test_p101_500_splits_292_distinct_cells(data_root):
     bench = protocol.load(data_root("nb101/nb101_500_valid_acc.json"))
     assert len(bench) == 292
     assert [len(bench) - n for n in protocol.resolve_sizes(len(bench))] == [242, 192, 120]
+
+
+# ------------------------------------------------------------------------------ featurised graphs
+def _same_tensors(archs):
+    batch = GraphFeaturizer(archs[0].vocab).transform(archs)
+    return all(torch.equal(batch.x[i], batch.x[0]) and torch.equal(batch.adj[i], batch.adj[0])
+               for i in range(1, len(archs)))
+
+
+def test_equal_identity_gives_equal_tensors_whatever_the_numbering():
+    """Ties that WL refinement leaves (parallel chains, twin convolutions) do not leak the
+    numbering of the graph into the featurised tensors."""
+    rng = np.random.default_rng(5)
+    nb101 = gnnnas.get_space("nb101")
+    ops = ["input", "conv3x3-bn-relu", "conv3x3-bn-relu", "conv1x1-bn-relu", "conv1x1-bn-relu", "output"]
+    m = np.zeros((6, 6), dtype=int)
+    m[0, 1] = m[0, 2] = m[1, 3] = m[2, 4] = m[3, 5] = m[4, 5] = 1  # two parallel conv3 -> conv1 chains
+    m2 = m.copy()
+    m2[1, 3] = m2[2, 4] = 0
+    m2[1, 4] = m2[2, 3] = 1
+    a, b = nb101.parse((m, ops)), nb101.parse((m2, ops))
+    assert a.canonical_hash() == b.canonical_hash() and _same_tensors([a, b])
+    for _ in range(60):
+        arch = nb101.sample(rng)
+        twin = nb101.parse(_renumber(*nb101.format(arch), rng))
+        assert _same_tensors([arch, twin])
+    darts = gnnnas.get_space("darts")
+    for _ in range(60):
+        arch = darts.sample(rng)
+        normal, reduce = darts.format(arch)
+        twin = darts.parse((_relabel_darts(normal, rng), _relabel_darts(reduce, rng)))
+        assert _same_tensors([arch, twin])
+
+
+def test_concat_piece_takes_nothing_from_a_contracted_node():
+    # a sum node made for a piece of a concatenation carries the output's cell and features,
+    # not those of an identity op that was contracted into it (which the hash does not see)
+    from gnnnas.graph import ArchGraph, OpVocabulary
+
+    vocab = OpVocabulary(ops=("conv3", "skip"), identity={"skip"}, parametric={"conv3"}, output="concat")
+
+    def graph(feature):
+        return ArchGraph(("input", "conv3", "conv3", "skip", "output"), [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4)],
+                         vocab, node_features=np.array([[0.0], [1.0], [1.0], [feature], [0.0]]))
+
+    a, b = graph(5.0), graph(7.0)
+    assert a.canonical_hash() == b.canonical_hash()
+    batch = GraphFeaturizer(vocab, node_feature_dim=1).fit([a, b]).transform([a, b])
+    assert torch.equal(batch.x[0], batch.x[1]) and torch.equal(batch.features[0], batch.features[1])
+
+
+def test_outputs_are_ranked():
+    from gnnnas.graph import ArchGraph, OpVocabulary
+
+    vocab = OpVocabulary(ops=("conv", "pool"))
+    a = ArchGraph(("input", "conv", "pool", "output", "output"), [(0, 1), (0, 2), (1, 3), (2, 4)], vocab)
+    b = ArchGraph(("input", "conv", "pool", "output", "output"), [(0, 1), (0, 2), (1, 4), (2, 3)], vocab)
+    assert a.canonical_hash() != b.canonical_hash()
+    assert a.canonical_hash("function") != b.canonical_hash("function")
+
+
+def test_deduplicated_keeps_ids_and_categories():
+    space = gnnnas.get_space("nb101")
+    rng = np.random.default_rng(4)
+    cell = space.sample(rng)
+    twin = space.parse(_renumber(*space.format(cell), rng))
+    other = space.sample(rng)
+    bench = gnnnas.Benchmark(
+        name="toy", space=space, metric="acc", archs=[cell, twin, other], y=[1.0, 3.0, 5.0], encodings=[0, 1, 2],
+        extra={"index": np.array([10, 11, 12]), "name": np.array(["a", "b", "c"]), "curve": np.ones((3, 4))},
+    )
+    distinct = bench.deduplicated()
+    np.testing.assert_array_equal(distinct.y, [2.0, 5.0])
+    np.testing.assert_array_equal(distinct.extra["index"], [10, 12])
+    assert list(distinct.extra["name"]) == ["a", "c"] and distinct.extra["curve"].shape == (2, 4)
+    assert distinct.encodings == [0, 2]

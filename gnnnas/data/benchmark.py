@@ -67,29 +67,30 @@ class Benchmark:
     def deduplicated(self) -> Benchmark:
         """One row per architecture: rows with one identity become one row.
 
-        The row keeps the first occurrence's arch and encoding; ``y`` and every numeric extra
-        column take the mean over the group's rows (NaN rows ignored; NaN when all are NaN).
+        The row keeps the first occurrence's arch and encoding; ``y`` and every 1-D float extra
+        column take the mean over the group's rows (NaN rows ignored; NaN when all are NaN);
+        other columns (integer ids, categories, strings) keep the first occurrence's value.
         ``self`` is returned when every row is distinct. Example: NASLib's 500 NB101 cells are
         292 cells (one of them 55 times), so a split of the 500 rows puts training cells in
         the test set.
         """
         keys = self.identities()
-        first: dict[str, int] = {}
-        group = np.array([first.setdefault(key, len(first)) for key in keys])
-        if len(first) == len(self):
+        _, rows, group = np.unique(keys, return_index=True, return_inverse=True)
+        if len(rows) == len(self):
             return self
-        rows = np.array(sorted({g: i for i, g in reversed(list(enumerate(group)))}.values()))
+        order = np.argsort(rows)  # groups in order of first occurrence
+        rows, group = rows[order], np.argsort(order)[group.ravel()]
 
         def mean(column: np.ndarray) -> np.ndarray:
-            column = np.asarray(column, dtype=np.float64)
             valid = ~np.isnan(column)
-            total = np.bincount(group, np.where(valid, column, 0.0), minlength=len(first))
-            count = np.bincount(group, valid.astype(np.float64), minlength=len(first))
+            total = np.bincount(group, np.where(valid, column, 0.0), minlength=len(rows))
+            count = np.bincount(group, valid.astype(np.float64), minlength=len(rows))
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
+        # float columns are measurements (averaged); ids, categories and strings keep the first row
         extra = {
-            k: mean(v) if np.issubdtype(np.asarray(v).dtype, np.number) else np.asarray(v)[rows]
+            k: mean(v) if v.ndim == 1 and np.issubdtype(v.dtype, np.floating) else v[rows]
             for k, v in self.extra.items()
         }
         out = Benchmark(

@@ -134,7 +134,7 @@ class GraphFeaturizer:
     def _raw(self, arch: ArchGraph):
         """(op index array, ``[m, 3]`` edges with multiplicity, node features, cells, macro) of
         one arch, in the order the encoder sees its nodes; cached on the arch."""
-        key = (self.vocab, self.macro_names, self.prune, self.canonical)
+        key = (self.vocab, self.macro_names, self.node_feature_dim, self.prune, self.contract_identities)
         cache = arch.__dict__.get("_featurize_cache")
         if cache is not None and cache[0] == key:
             return cache[1]

@@ -5,8 +5,8 @@ predecessors weighted by the edge multiplicities (the ArchGraph semantics), ``su
 nothing, and the cell's output node sums its predecessors or, where the space concatenates
 (``OpVocabulary(output="concat")``: NB101, DARTS), concatenates them along channels: the width
 ``C`` is split among the pieces as NAS-Bench-101's ``compute_vertex_channels`` splits it
-(``C // k`` each, the first ``C % k`` pieces one more), each piece giving its first channels of
-that share, and input predecessors are added to the concatenation (NB101's input projection,
+(``C // k`` each, the first ``C % k`` pieces one more; piece ``i`` gives channels
+``[lo_i, hi_i)`` of its own tensor), and input predecessors are added to the concatenation (NB101's input projection,
 left out here). The graph is the computation graph the encoder saw (or the pruned graph):
 both compute the same function.
 
