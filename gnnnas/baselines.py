@@ -81,7 +81,7 @@ class SklearnPredictor(BaseEstimator):
         if len(graphs) != len(y):
             raise ValueError(f"got {len(graphs)} archs but {len(y)} labels")
         space = get_space(self.space) if isinstance(self.space, str) else self.space
-        self.num_nodes_ = max([a.num_nodes for a in graphs] + [getattr(space, "max_nodes", 0)])
+        self.num_nodes_ = max([a.num_nodes for a in graphs] + [space.max_nodes or 0])
         self.estimator_ = clone(self.estimator if self.estimator is not None else RandomForestRegressor())
         self.estimator_.fit(onehot_encoding(graphs, self.num_nodes_, self.include_macro), y)
         return self
