@@ -12,6 +12,7 @@ import numpy as np
 
 import gnnnas
 from gnnnas.data import MissingDataError
+from gnnnas.data.manifest import DataDirectoryError, describe_os_error
 from gnnnas.predictor import _NUMERIC_PARAMS, _Range
 
 
@@ -423,8 +424,12 @@ def _cmd_data_verify(args: argparse.Namespace) -> int:
         return 0
     for relative, status in results:
         print(f"  {status:18s} {relative}")
-    bad = [r for r, status in results if status != "ok"]
-    print(f"{len(results) - len(bad)} of {len(results)} files match the manifest")
+    interrupted = [r for r, status in results if status == "interrupted"]
+    bad = [r for r, status in results if status not in ("ok", "interrupted")]
+    print(f"{len(results) - len(bad) - len(interrupted)} of {len(results)} files match the manifest")
+    if interrupted:
+        print(f"{len(interrupted)} complete table(s) from a conversion that was stopped before recording "
+              "itself (not tampering): the next `gnnnas data convert` records them")
     return 1 if bad else 0
 
 
@@ -572,8 +577,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise  # --help, --version
     try:
         return args.func(args)
-    except (ValueError, MissingDataError, ImportError) as error:
+    except (ValueError, MissingDataError, ImportError, DataDirectoryError) as error:
         print(f"gnnnas: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file system fault outside the data directory's own checks
+        if args.command != "data":
+            raise
+        print(f"gnnnas: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
 
 

@@ -8,11 +8,13 @@ from gnnnas.data import (  # noqa: F401  (registers "darts", "vit")
     vit,
 )
 from gnnnas.data.benchmark import Benchmark, list_benchmarks, load_benchmark, register_benchmark
+from gnnnas.data.manifest import DataDirectoryError
 from gnnnas.data.paths import MissingDataError, resolve_cache_dir, resolve_data_dir
 from gnnnas.data.proxy import ProxyImages, load_proxy
 
 __all__ = [
     "Benchmark",
+    "DataDirectoryError",
     "MissingDataError",
     "ProxyImages",
     "list_benchmarks",

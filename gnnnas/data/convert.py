@@ -1,10 +1,13 @@
 """``convert``: official benchmark file(s) -> compact table in the data directory + manifest.
 
-The whole source is read and checked first; only then is the table written (temporary file +
-rename) and the manifest updated. A truncated or corrupted source, or one with a record that
-is invalid in its space (an NB101 cell with a cycle, an NB201 arch listed twice, a
-NAS-Bench-Graph key that is not the space's), raises :class:`~gnnnas.data.formats.FormatError`
-and leaves the data directory as it was.
+The whole source is read and checked first; only then are the table and its manifest entry
+replaced, together, under the data directory's lock (:mod:`gnnnas.data.manifest` has the steps
+and what a crash leaves). A truncated or corrupted source, or one with a record that is
+invalid in its space (an NB101 cell with a cycle, an NB201 arch listed twice, a
+NAS-Bench-Graph key that is not the space's), raises :class:`~gnnnas.data.formats.FormatError`;
+a file-system fault (disk full, read-only directory) raises
+:class:`~gnnnas.data.manifest.DataDirectoryError`; both leave the data directory as it was.
+Output paths are built from known names only and must resolve inside the data directory.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gnnnas.data.formats.errors import FormatError
-from gnnnas.data.manifest import MANIFEST_NAME, file_sha256, read_manifest, record_files
+from gnnnas.data.manifest import MANIFEST_NAME, file_sha256, read_manifest, replace_table
 from gnnnas.data.paths import CONVERTED, converted_relative, resolve_data_dir
 from gnnnas.data.table import Table, write_table
+from gnnnas.files import is_inside
 
 __all__ = [
     "CONVERTED",
@@ -75,18 +79,31 @@ def convert(
     """Convert official file(s) of ``space`` into the data directory's compact table.
 
     ``sources``: NB201 ``.pth`` / NATS ``-simple`` dir / NASLib pickle; NB101 ``.tfrecord`` or
-    hash-keyed pickle; NAS-Bench-Graph light file or the seed files of one data set.
+    hash-keyed pickle; NAS-Bench-Graph light file or the seed files of one data set
+    (``dataset``: one of :data:`~gnnnas.data.nasbench_graph.NBG_DATASETS`, default from the
+    file name). The table and its manifest entry are replaced together under the data
+    directory's lock (:func:`gnnnas.data.manifest.replace_table`).
+
+    Raises :class:`FormatError` (a source out of layout, naming the record), ``ValueError``
+    (unknown space or data set, a manifest that is not one) and
+    :class:`~gnnnas.data.manifest.DataDirectoryError` (cannot write: names the path and the
+    cause). After any of them the data directory is as it was.
     """
     start = time.perf_counter()
     if space not in CONVERTED:
         raise ValueError(f"unknown space {space!r} for conversion; choose from {list(SPACES)}")
+    if dataset is not None:
+        _check_dataset(space, dataset)
     paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
     table = _read(paths, space, dataset, check_crc)  # raises before anything is written
+    if space == "nasbench_graph":
+        dataset = table.meta.get("dataset", dataset)
+        _check_dataset(space, dataset)
     root = resolve_data_dir(data_dir)
-    out = converted_path(space, root, dataset=table.meta.get("dataset", dataset))
-    read_manifest(root)  # an unreadable manifest fails here, before the old table is replaced
-    write_table(out, table)
-    relative = str(out.relative_to(root))
+    relative = converted_relative(space, dataset)
+    out = root / relative
+    if not is_inside(out, root):
+        raise ValueError(f"{out}: outside the data directory {root} (a symbolic link?); refusing to write it")
     info = {
         "space": space,
         "source": [str(p) for p in paths] if len(paths) > 1 else str(paths[0]),
@@ -96,12 +113,17 @@ def convert(
     }
     if "dataset" in table.meta:
         info["dataset"] = table.meta["dataset"]
-    try:
-        manifest = record_files(root, {relative: info})
-    except BaseException:
-        out.unlink(missing_ok=True)  # no table without its manifest entry
-        raise
+    manifest = replace_table(root, relative, lambda path: write_table(path, table), info)
     return ConvertResult(out, table, manifest, time.perf_counter() - start)
+
+
+def _check_dataset(space: str, dataset: object) -> None:
+    if space != "nasbench_graph":
+        raise ValueError(f"dataset= applies to NAS-Bench-Graph only, not to {space}")
+    from gnnnas.data.nasbench_graph import NBG_DATASETS
+
+    if dataset not in NBG_DATASETS:
+        raise ValueError(f"unknown NAS-Bench-Graph data set {dataset!r}; choose from {list(NBG_DATASETS)}")
 
 
 #: Files the loaders read, with where each comes from (for ``gnnnas data list``).
@@ -138,7 +160,10 @@ DATA_FILES: tuple[dict[str, str], ...] = (
 
 def list_data(data_dir: str | os.PathLike | None = None) -> list[dict[str, object]]:
     """Each known file: ``path``, ``benchmark``, ``present`` (bool), ``how`` (where to get it),
-    plus converted NAS-Bench-Graph tables and anything else recorded in the manifest."""
+    plus converted NAS-Bench-Graph tables and anything else recorded in the manifest.
+
+    Raises ``ValueError`` naming the manifest when it is not one (it is not guessed around).
+    """
     root = resolve_data_dir(data_dir)
     rows: list[dict[str, object]] = []
     for item in DATA_FILES:
@@ -151,10 +176,7 @@ def list_data(data_dir: str | os.PathLike | None = None) -> list[dict[str, objec
             continue
         rows.append({**item, "present": (root / item["path"]).is_file()})
     known = {r["path"] for r in rows}
-    try:
-        recorded = read_manifest(root)["files"]
-    except (ValueError, OSError):
-        recorded = {}
+    recorded = read_manifest(root)["files"]  # a damaged manifest is an error, not an empty list
     for relative, info in sorted(recorded.items()):
         if relative not in known:
             rows.append({"path": relative, "benchmark": info.get("space", "?"), "present": (root / relative).is_file(),

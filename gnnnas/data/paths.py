@@ -8,10 +8,10 @@ data directory if writable, else ``~/.cache/gnnnas``.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
 from pathlib import Path
+
+from gnnnas.files import atomic_write
 
 __all__ = [
     "MissingDataError",
@@ -50,6 +50,8 @@ def require_file(relative: str, data_dir: str | os.PathLike | None, how_to_get: 
     return path
 
 
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
 #: Where ``gnnnas data convert`` writes each space's table, relative to the data directory.
 CONVERTED = {
     "nb201": "nb201/nb201_converted.npz",
@@ -66,7 +68,12 @@ def converted_relative(space: str, dataset: str | None = None) -> str:
     if "{dataset}" in relative:
         if not dataset:
             raise ValueError("NAS-Bench-Graph tables are per data set: pass dataset=")
+        if not isinstance(dataset, str) or not _NAME.fullmatch(dataset):
+            raise ValueError(f"data set name {dataset!r} is not a plain name (letters, digits, '_'); "
+                             "it becomes part of a file name")
         relative = relative.format(dataset=dataset)
+    elif dataset is not None:
+        raise ValueError(f"dataset= applies to NAS-Bench-Graph tables only, not to {space}")
     return relative
 
 
@@ -102,26 +109,3 @@ def resolve_cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
         if os.access(candidate, os.W_OK):
             return candidate
     raise OSError(f"no writable cache directory among {[str(c) for c in candidates]}; set $GNNNAS_CACHE")
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
-    """Write to a temporary file beside ``path`` and rename it into place only on success.
-
-    An interrupted write leaves no half-written ``path`` behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -18,19 +18,17 @@ same target (those of processes still running are left alone).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
-import re
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from gnnnas.files import atomic_write
 from gnnnas.nn.featurize import GraphFeaturizer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,41 +100,8 @@ def _data_sha256(blob: bytes) -> str:
 
 
 def _write_atomically(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp_name = re.compile(re.escape(f".{path.name}.tmp-") + r"(\d+)-[0-9a-f]{16}")
-    for other in path.parent.iterdir():
-        match = temp_name.fullmatch(other.name)
-        if match and not _process_alive(int(match[1])):  # left by a save that was killed
-            with contextlib.suppress(OSError):
-                other.unlink()
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(8)}"
-    # O_EXCL: never another writer's file; mode 0o666 is reduced by the umask as for open()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether process ``pid`` may still be writing its temporary file."""
-    if pid == os.getpid():
-        return True  # another thread of this process may be saving
-    if os.name != "posix":
-        return False  # no cheap check; Windows refuses to delete a file that is still open
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, but belongs to another user
-    return True
+    with atomic_write(path) as handle:
+        handle.write(blob)
 
 
 # ---------------------------------------------------------------------- load

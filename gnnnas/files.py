@@ -1,0 +1,110 @@
+"""Writing files so that a reader never sees half of one: atomic replacement, usual permissions.
+
+Every file gnnnas writes (converted tables, the data manifest, checkpoints, benchmark results,
+caches) goes through :func:`atomic_write`:
+
+- the bytes go to a temporary file ``.<name>.tmp-<pid>-<random>`` beside the target, created
+  with ``O_EXCL`` and mode ``0o666`` reduced by the umask (as ``open()`` does; ``tempfile``
+  would give ``0o600``, which hides a shared data directory's tables from its other users);
+- the file is flushed and fsynced, then renamed over the target (``os.replace``, atomic on
+  POSIX and Windows), and the directory entry is fsynced where the platform allows it;
+- on any error the temporary file is removed and the target is untouched.
+
+Temporary files that a killed writer left behind (its process no longer exists) are removed by
+the next write of the same target. This module knows paths and bytes only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_write", "fsync_directory", "is_inside", "remove_stale_temporaries", "temporary_path"]
+
+
+def temporary_path(path: str | os.PathLike, kind: str = "tmp") -> Path:
+    """A fresh name ``.<name>.<kind>-<pid>-<random>`` beside ``path`` (not created)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.{kind}-{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still be writing its temporary file."""
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing
+    if os.name != "posix":
+        return False  # no cheap check; Windows refuses to delete a file that is still open
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but belongs to another user
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike, kinds: tuple[str, ...] = ("tmp",)) -> list[Path]:
+    """Remove ``.<name>.<kind>-<pid>-<random>`` files of ``path`` whose writer no longer runs."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    # also ``..<name>.new-<pid>-<r>.tmp-<pid>-<r>``: the temporary file of a temporary file
+    pattern = re.compile(r"\.?" + re.escape(f".{path.name}.") + f"(?:{'|'.join(map(re.escape, kinds))})"
+                         + r"-(\d+)-[0-9a-f]{16}(?:\.tmp-\d+-[0-9a-f]{16})?")
+    removed = []
+    for other in path.parent.iterdir():
+        match = pattern.fullmatch(other.name)
+        if match and not _process_alive(int(match[1])):
+            with contextlib.suppress(OSError):
+                other.unlink()
+                removed.append(other)
+    return removed
+
+
+def fsync_directory(directory: str | os.PathLike) -> None:
+    """Make a rename inside ``directory`` durable (a no-op where directories cannot be opened)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+    """Yield a handle on a temporary file beside ``path``; on success it becomes ``path``.
+
+    ``mode``: ``"wb"`` or ``"w"`` (UTF-8 text). Raises what the file system raises
+    (``OSError``: disk full, permission denied, ...), always after removing the temporary file.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = temporary_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_directory(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def is_inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether ``path`` resolves (symlinks followed) to ``root`` or somewhere below it."""
+    resolved, base = Path(path).resolve(), Path(root).resolve()
+    return resolved == base or base in resolved.parents
