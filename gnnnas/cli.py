@@ -433,6 +433,35 @@ def _cmd_data_verify(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _cmd_data_download(args: argparse.Namespace) -> int:
+    from gnnnas.data.download import REGISTRY, DownloadError, download_and_convert
+
+    if args.name is None:
+        print(f"{'name':16s} {'file':34s} {'size':14s} {'sha256':10s} url")
+        for remote in REGISTRY.values():
+            checksum = "published" if remote.sha256 else "none"
+            print(f"{remote.name:16s} {remote.filename:34s} {remote.size_text:14s} {checksum:10s} {remote.url}")
+            if remote.note:
+                print(f"{'':16s} note: {remote.note}")
+        return 0
+    try:
+        result = download_and_convert(args.name, args.data_dir, convert=not args.no_convert, url=args.url,
+                                      sha256=args.sha256, verify=not args.no_verify)
+    except DownloadError as error:  # the URL and the cause, or the checksum to accept
+        print(f"gnnnas: error: {error}", file=sys.stderr)
+        return 2
+    how = ("already in place" if result.reused else
+           f"{result.bytes / 1e6:.1f} MB fetched" + (f", resumed at {result.resumed_from / 1e6:.1f} MB"
+                                                      if result.resumed_from else ""))
+    print(f"downloaded {args.name} -> {result.path} ({how})")
+    print(f"sha256         {result.sha256}" + ("" if result.verified else "  (NOT verified: --no-verify)"))
+    for converted in result.converted:
+        print(f"converted      -> {converted.path} ({len(converted.table)} rows, {converted.seconds:.1f} s)")
+    if result.converted:
+        print(f"manifest       {result.converted[-1].manifest}")
+    return 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmark", default=None, help="benchmark to read archs from (default: the space's)")
     p.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
@@ -539,6 +568,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify = data_sub.add_parser("verify", help="check converted files against the manifest's SHA-256 (exit 1 on mismatch)")
     verify.add_argument("--data-dir", default=None)
     verify.set_defaults(func=_cmd_data_verify)
+
+    fetch = data_sub.add_parser("download", help="fetch an official benchmark file (resumable, SHA-256 checked), "
+                                "then convert it; without NAME: list what can be downloaded")
+    fetch.add_argument("name", nargs="?", default=None, help="nb101_only108, nb101_full, nb201, nats_tss or "
+                       "nasbench_graph (omit to list them with their URLs)")
+    fetch.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
+    fetch.add_argument("--url", default=None, help="download from this URL instead (a mirror)")
+    fetch.add_argument("--sha256", default=None, help="expected SHA-256 (64 hex digits); required for files "
+                       "without a published one unless --no-verify")
+    fetch.add_argument("--no-verify", action="store_true", help="accept the file whatever its SHA-256 (printed)")
+    fetch.add_argument("--no-convert", action="store_true", help="download only; do not run `gnnnas data convert`")
+    fetch.set_defaults(func=_cmd_data_download)
 
     search = sub.add_parser("search", help="query-budgeted search with the benchmark's labels as the oracle")
     search.add_argument("--space", default="nb201", help="search space (default: nb201)")
