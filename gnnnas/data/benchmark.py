@@ -29,6 +29,9 @@ class Benchmark:
         extra: further per-row columns (params, FLOPs, other accuracies, zero-cost scores...),
             float arrays aligned with ``archs``; NaN where a row has no value.
         metrics: every metric name this benchmark accepts.
+        source: where the rows were read: the data directory or converted table (a path),
+            ``"embedded"`` for the tables shipped in the package (:mod:`gnnnas.data.embedded`),
+            ``None`` for a benchmark built in memory.
     """
 
     name: str
@@ -39,6 +42,7 @@ class Benchmark:
     encodings: list[Any]
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     metrics: tuple[str, ...] = ()
+    source: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.archs)
@@ -102,6 +106,7 @@ class Benchmark:
             encodings=[self.encodings[i] for i in rows],
             extra=extra,
             metrics=self.metrics,
+            source=self.source,
         )
         out.__dict__["_identities"] = [keys[i] for i in rows]
         return out
@@ -118,6 +123,7 @@ class Benchmark:
             encodings=[self.encodings[i] for i in idx],
             extra={k: v[idx] for k, v in self.extra.items()},
             metrics=self.metrics,
+            source=self.source,
         )
 
     def __repr__(self) -> str:
@@ -152,8 +158,11 @@ def load_benchmark(
 ) -> Benchmark:
     """Load benchmark ``name`` with label column ``metric`` (``None``: the benchmark's default).
 
-    ``data_dir``: argument, else ``$GNNNAS_DATA``, else ``~/.cache/gnnnas``. A missing file
-    raises :class:`~gnnnas.data.MissingDataError` naming the file and where to get it.
+    The file is looked up in ``data_dir``, ``$GNNNAS_DATA`` and ``~/.cache/gnnnas``, in that
+    order; when none holds it, the table shipped in the package is read (NB201, NB101,
+    ``nb101_500``, ``darts``, ``vit``; ``embedded=False`` forbids that, ``embedded=True`` forces
+    it). ``Benchmark.source`` says which was read. A missing file raises
+    :class:`~gnnnas.data.MissingDataError` naming the file and where to get it.
     """
     try:
         loader = _LOADERS[name]

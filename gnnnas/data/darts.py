@@ -3,7 +3,8 @@
 File (under ``<data_dir>/nb301/``): ``nb301_725_valid_acc.json`` =
 ``{"cifar10": {KEY: {"val_accuracy", "flops", "params", <proxy>: {"score", "time"}, ...}}}`` where
 KEY is the compact genotype string ``"[[(in, op) x 8 normal], [(in, op) x 8 reduce]]"`` (see
-:mod:`gnnnas.spaces.darts`). Rows keep the file's order.
+:mod:`gnnnas.spaces.darts`). Rows keep the file's order. Without the file, the same table
+shipped in the package is read (:mod:`gnnnas.data.embedded`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import os
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import require_file
+from gnnnas.data.embedded import EMBEDDED, decode_keyed_json
+from gnnnas.data.paths import locate
 from gnnnas.spaces.darts import DartsSpace
 
 __all__ = ["DARTS_METRICS", "load_darts"]
@@ -32,6 +34,7 @@ _NOT_PROXIES = ("idx", "arch", "val_accuracy", "flops", "params")
 def load_darts(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
+    embedded: bool | None = None,
 ) -> Benchmark:
     """The 725 DARTS cells of ``nb301_725_valid_acc.json`` (CIFAR-10), label ``val_accuracy``.
 
@@ -39,11 +42,19 @@ def load_darts(
     ``zc_<proxy>`` for every zero-cost proxy of the file (synflow, snip, jacov, nwot, grasp,
     fisher, grad_norm, epe_nas, plain, l2_norm). ``encodings`` are the compact nested tuples that
     ``space.format`` returns; ``gnnnas.spaces.darts.format_key`` gives the file's key strings.
+
+    The file is looked up in ``data_dir``, ``$GNNNAS_DATA``, ``~/.cache/gnnnas``, else the
+    table shipped in the package is read (``embedded=False`` forbids that, ``True`` forces it;
+    ``source`` says which was read).
     """
     metric = check_metric("darts", metric, DARTS_METRICS, "val_accuracy")
-    path = require_file(_FILE, data_dir, _HOW)
-    with open(path) as handle:
-        table = json.load(handle)
+    where = locate(_FILE, data_dir, embedded, _HOW)
+    path = where if where == EMBEDDED else where / _FILE
+    if where == EMBEDDED:
+        table = decode_keyed_json(_FILE)
+    else:
+        with open(path) as handle:
+            table = json.load(handle)
     if "cifar10" not in table:
         raise ValueError(f"{path}: expected a top-level 'cifar10' entry, got {sorted(table)}")
     table = table["cifar10"]
@@ -69,4 +80,5 @@ def load_darts(
         encodings=[space.format(a) for a in archs],
         extra=extra,
         metrics=DARTS_METRICS,
+        source=str(where),
     )

@@ -9,6 +9,8 @@ Files (under ``<data_dir>/nb101/``):
   ``{"nasbench101": {"cifar10": {KEY: {val_accuracy, flops, params, <zero-cost proxies>}}}}``;
   KEY is a tuple string of 49 adjacency entries (7x7, row-major) and 7 op codes
   (0 input, 1 output, 2 maxpool3x3, 3 conv1x1-bn-relu, 4 conv3x3-bn-relu).
+- without these files, the same tables shipped in the package (:mod:`gnnnas.data.embedded`),
+  the 20k cells with their graphs (so no enumeration is needed).
 - ``nb101_converted.npz`` (optional, written by ``gnnnas data convert --space nb101`` from
   ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord``): when present it replaces the 20k
   file - every cell of the source with its graph, accuracies averaged over the 3 repeats.
@@ -22,9 +24,11 @@ import os
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import converted_table, require_file
+from gnnnas.data.embedded import EMBEDDED, decode_keyed_json, decode_nb101_20k, embedded_path
+from gnnnas.data.paths import converted_table, locate
 from gnnnas.data.table import read_table
 from gnnnas.spaces.nb101 import CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, module_hash
+from gnnnas.spaces.nb101_enumerate import NB101Enumeration
 from gnnnas.spaces.registry import get_space
 
 __all__ = ["NB101_500_METRICS", "NB101_METRICS", "load_nb101", "load_nb101_500"]
@@ -69,10 +73,11 @@ def _load_converted(metric: str | None, path) -> Benchmark:
         extra["training_time"] = extra["training_time_108"]
     extra["params"] = np.asarray(table["params"], dtype=np.float64)
     extra["key"] = np.asarray([str(h) for h in table["hash"]], dtype=object)
-    return _benchmark(space, archs, metric, extra, metrics)
+    return _benchmark(space, archs, metric, extra, metrics, str(path))
 
 
-def _benchmark(space, archs: list, metric: str, extra: dict[str, np.ndarray], metrics: tuple[str, ...]) -> Benchmark:
+def _benchmark(space, archs: list, metric: str, extra: dict[str, np.ndarray], metrics: tuple[str, ...],
+               source: str) -> Benchmark:
     """The ``nb101`` benchmark of ``archs`` (adds the computed ``flops`` column)."""
     extra["flops"] = np.array([a.macro["flops"] for a in archs], dtype=np.float64)
     return Benchmark(
@@ -84,7 +89,24 @@ def _benchmark(space, archs: list, metric: str, extra: dict[str, np.ndarray], me
         encodings=[space.format(a) for a in archs],
         extra=extra,
         metrics=metrics,
+        source=source,
     )
+
+
+def _graphs(keys: list[str], data_dir, embedded: bool | None):
+    """An :class:`~gnnnas.spaces.nb101_enumerate.NB101Enumeration` holding the cells of ``keys``.
+
+    The graphs shipped with the 20k table when they cover every key (and ``embedded`` is not
+    ``False``): the same canonical specs as the enumeration's, without enumerating; else the
+    enumeration of the whole space (cached).
+    """
+    from gnnnas.spaces.nb101_enumerate import load_enumeration
+
+    if embedded is not False and embedded_path(_FILE_20K) is not None:
+        enum = NB101Enumeration(**decode_nb101_20k()[1])
+        if (enum.rows(keys) >= 0).all():
+            return enum
+    return load_enumeration(data_dir)
 
 
 @register_benchmark("nb101")
@@ -92,6 +114,7 @@ def load_nb101(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
     converted: bool | None = None,
+    embedded: bool | None = None,
 ) -> Benchmark:
     """The 20,001 hash-keyed NB101 cells, label ``metric`` (default ``val_acc_108``).
 
@@ -103,8 +126,12 @@ def load_nb101(
     (``trainable_parameters`` of the file; equal to the computed count), ``flops`` (computed,
     NASLib convention) and ``key`` (the module hash, str).
 
-    The first call enumerates the whole space to find the cells (about 1-2 minutes) and caches
-    the enumeration (see :func:`gnnnas.data.resolve_cache_dir`); later calls take seconds.
+    The file is looked up in ``data_dir``, ``$GNNNAS_DATA``, ``~/.cache/gnnnas``; with none, the
+    table shipped in the package is read (same values; ``embedded=False`` forbids that,
+    ``embedded=True`` forces it; ``source`` says which was read). The cells' graphs come
+    with the shipped table; with ``embedded=False`` (or a file holding other hashes) the first
+    call enumerates the whole space instead (about 1-2 minutes, cached: see
+    :func:`gnnnas.data.resolve_cache_dir`).
 
     A converted table (``nb101/nb101_converted.npz``, see ``gnnnas data convert``) takes
     precedence: all cells of the official file in file order, graphs from the file (no
@@ -113,15 +140,23 @@ def load_nb101(
     ``converted=False`` reads the published 20,001 cells even then (as protocol P101 does);
     ``converted=True`` requires the table.
     """
-    table_path = converted_table("nb101", data_dir, converted)
-    if table_path is not None:
-        return _load_converted(metric, table_path)
+    if embedded is not True:
+        table_path = converted_table("nb101", data_dir, converted)
+        if table_path is not None:
+            return _load_converted(metric, table_path)
+    elif converted:
+        raise ValueError("converted=True and embedded=True exclude each other")
     metric = check_metric("nb101", metric, NB101_METRICS, "val_acc_108")
-    with open(require_file(_FILE_20K, data_dir, _HOW_20K)) as handle:
-        table = json.load(handle)
+    where = locate(_FILE_20K, data_dir, embedded, _HOW_20K)
+    if where == EMBEDDED:
+        table, graphs = decode_nb101_20k()
+        enum = NB101Enumeration(**graphs)
+    else:
+        with open(where / _FILE_20K) as handle:
+            table = json.load(handle)
+        enum = _graphs([str(k) for k in table["key"]], data_dir, embedded)
     keys = [str(k) for k in table["key"]]
     space = get_space("nb101")
-    enum = space.enumeration(data_dir)
     rows = enum.rows(keys)
     missing = [k for k, r in zip(keys, rows) if r < 0]
     if missing:
@@ -137,7 +172,7 @@ def load_nb101(
     extra["training_time"] = np.asarray(table["final_training_time"], dtype=np.float64)
     extra["params"] = np.asarray(table["trainable_parameters"], dtype=np.float64)
     extra["key"] = np.asarray(keys, dtype=object)
-    return _benchmark(space, archs, metric, extra, NB101_METRICS)
+    return _benchmark(space, archs, metric, extra, NB101_METRICS, str(where))
 
 
 def parse_naslib_key(key: str) -> tuple[np.ndarray, list[str]]:
@@ -159,6 +194,7 @@ def parse_naslib_key(key: str) -> tuple[np.ndarray, list[str]]:
 def load_nb101_500(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
+    embedded: bool | None = None,
 ) -> Benchmark:
     """NASLib's 500 NB101 cells (CIFAR-10, 108 epochs), label ``val_accuracy`` (PERCENT).
 
@@ -166,10 +202,18 @@ def load_nb101_500(
     ``params`` and ``flops`` (the file's values, which are in millions, x 1e6: raw counts,
     equal to the computed ones), every zero-cost proxy score as ``zc_<name>``, ``key`` (the
     file's key) and ``hash`` (official module hash, to join with the 20k table).
+
+    The file is looked up in ``data_dir``, ``$GNNNAS_DATA``, ``~/.cache/gnnnas``, else the
+    table shipped in the package is read (``embedded``: as for :func:`load_nb101`).
     """
     metric = check_metric("nb101_500", metric, NB101_500_METRICS, "val_accuracy")
-    with open(require_file(_FILE_500, data_dir, _HOW_500)) as handle:
-        table = json.load(handle)["nasbench101"]["cifar10"]
+    where = locate(_FILE_500, data_dir, embedded, _HOW_500)
+    if where == EMBEDDED:
+        content = decode_keyed_json(_FILE_500)
+    else:
+        with open(where / _FILE_500) as handle:
+            content = json.load(handle)
+    table = content["nasbench101"]["cifar10"]
     space = get_space("nb101")
     keys = list(table)
     archs = [space.parse(parse_naslib_key(k)) for k in keys]
@@ -199,4 +243,5 @@ def load_nb101_500(
         encodings=encodings,
         extra=extra,
         metrics=NB101_500_METRICS,
+        source=str(where),
     )

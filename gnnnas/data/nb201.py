@@ -5,6 +5,7 @@ Files (under ``<data_dir>/nb201/``):
   accuracy on CIFAR-10 / CIFAR-100 / ImageNet16-120 (seed mean) and NAS-Bench-201's unique string.
 - ``nb201_valid_test_acc_12ep.csv``: the same cells after 12 epochs (valid and test).
 - ``nb201_725_zero_cost.json`` (optional): 725 cells with NASLib zero-cost proxy scores.
+- without these files, the same tables shipped in the package (:mod:`gnnnas.data.embedded`).
 - ``nb201_converted.npz`` (optional, written by ``gnnnas data convert --space nb201`` from the
   official ``.pth`` / NATS files): when present it replaces the two CSVs and adds train / valid /
   test accuracies at 12 and 200 epochs for every data set, plus official params/FLOPs/latency.
@@ -19,7 +20,8 @@ import os
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import converted_table, require_file, resolve_data_dir
+from gnnnas.data.embedded import EMBEDDED, decode_keyed_json, decode_nb201_csv
+from gnnnas.data.paths import converted_table, find_file, locate, require_file
 from gnnnas.data.table import read_table
 from gnnnas.spaces.registry import get_space
 
@@ -42,6 +44,9 @@ _LOW_COLUMNS = {
     for split in ("valid", "test")
 }
 NB201_METRICS: tuple[str, ...] = tuple(_FULL_COLUMNS) + tuple(_LOW_COLUMNS)
+_FILE_200 = "nb201/nb201_test_acc_200ep.csv"
+_FILE_12 = "nb201/nb201_valid_test_acc_12ep.csv"
+_FILE_ZC = "nb201/nb201_725_zero_cost.json"
 _ZC_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
 #: legacy metric name -> column of a converted table
 _ALIASES = {"cifar10": "cifar10_test_200ep", "cifar100": "cifar100_test_200ep", "imagenet16": "imagenet16_test_200ep"}
@@ -69,14 +74,22 @@ def _zc_key_to_string(key: str) -> str:
     return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
 
 
-def _add_zero_cost(extra: dict[str, np.ndarray], strings: list[str], metric: str, data_dir) -> None:
-    """``zc_<proxy>`` columns of the metric's data set from the NASLib file, when present."""
-    zc_path = resolve_data_dir(data_dir) / "nb201/nb201_725_zero_cost.json"
-    if not zc_path.is_file():
+def _zero_cost(where) -> dict | None:
+    """The NASLib zero-cost file's content from ``where`` (a data directory or ``"embedded"``), if any."""
+    if where == EMBEDDED:
+        return decode_keyed_json(_FILE_ZC)
+    path = where / _FILE_ZC
+    if not path.is_file():
+        return None
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def _add_zero_cost(extra: dict[str, np.ndarray], strings: list[str], metric: str, zero_cost: dict | None) -> None:
+    """``zc_<proxy>`` columns of the metric's data set from the NASLib file, when read."""
+    if zero_cost is None:
         return
-    dataset = _ZC_DATASET[metric.split("_")[0]]
-    with open(zc_path) as handle:
-        table = json.load(handle)[dataset]
+    table = zero_cost[_ZC_DATASET[metric.split("_")[0]]]
     position = {s: i for i, s in enumerate(strings)}
     for key, record in table.items():
         row = position.get(_zc_key_to_string(key))
@@ -90,7 +103,7 @@ def _add_zero_cost(extra: dict[str, np.ndarray], strings: list[str], metric: str
             column[row] = float(score)
 
 
-def _load_converted(metric: str | None, data_dir, path) -> Benchmark:
+def _load_converted(metric: str | None, path) -> Benchmark:
     """The benchmark from a table written by ``gnnnas data convert --space nb201``."""
     table = read_table(path)
     strings = [str(s) for s in table["arch"]]
@@ -107,17 +120,18 @@ def _load_converted(metric: str | None, data_dir, path) -> Benchmark:
     for alias, column in _ALIASES.items():
         extra[alias] = extra[column]
     extra["index"] = np.asarray(table["index"], dtype=np.int64)
-    return _benchmark(strings, metric, extra, metrics, data_dir)
+    root = path.parent.parent  # the data directory the table was converted into
+    return _benchmark(strings, metric, extra, metrics, _zero_cost(root), str(path))
 
 
 def _benchmark(strings: list[str], metric: str, extra: dict[str, np.ndarray], metrics: tuple[str, ...],
-               data_dir) -> Benchmark:
+               zero_cost: dict | None, source: str) -> Benchmark:
     """The ``nb201`` benchmark of the cells ``strings`` (adds ``params``, ``flops``, zero-cost scores)."""
     space = get_space("nb201")
     archs = [space.parse(s) for s in strings]
     extra["params"] = np.array([a.macro["params"] for a in archs])
     extra["flops"] = np.array([a.macro["flops"] for a in archs])
-    _add_zero_cost(extra, strings, metric, data_dir)
+    _add_zero_cost(extra, strings, metric, zero_cost)
     return Benchmark(
         name="nb201",
         space=space,
@@ -127,6 +141,7 @@ def _benchmark(strings: list[str], metric: str, extra: dict[str, np.ndarray], me
         encodings=list(strings),
         extra=extra,
         metrics=metrics,
+        source=source,
     )
 
 
@@ -135,6 +150,7 @@ def load_nb201(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
     converted: bool | None = None,
+    embedded: bool | None = None,
 ) -> Benchmark:
     """All 15,625 NB201 cells in official index order, label ``metric`` (default ``cifar10``).
 
@@ -150,23 +166,37 @@ def load_nb201(
     its rows are in the source's order (official index order for ``.pth`` / NATS sources,
     index in ``extra["index"]``). ``converted=False`` reads the CSVs even then (as the P201
     protocols do); ``converted=True`` requires the table.
+
+    The CSVs are looked up in ``data_dir``, ``$GNNNAS_DATA``, ``~/.cache/gnnnas``; the 12-epoch
+    CSV and the zero-cost file are read from the directory that holds the 200-epoch CSV. With
+    none of them, the tables shipped in the package are read (both CSVs and the zero-cost
+    file, identical values); ``embedded=False`` forbids that, ``embedded=True`` forces it
+    (converted tables are then ignored). ``source`` says which was read.
     """
-    table_path = converted_table("nb201", data_dir, converted)
-    if table_path is not None:
-        return _load_converted(metric, data_dir, table_path)
+    if embedded is not True:
+        table_path = converted_table("nb201", data_dir, converted)
+        if table_path is not None:
+            return _load_converted(metric, table_path)
+    elif converted:
+        raise ValueError("converted=True and embedded=True exclude each other")
     metric = check_metric("nb201", metric, NB201_METRICS, "cifar10")
-    full = _read_csv(require_file("nb201/nb201_test_acc_200ep.csv", data_dir, _HOW))
+    where = locate(_FILE_200, data_dir, embedded, _HOW)
+    if where == EMBEDDED:
+        full, low = decode_nb201_csv(_FILE_200), decode_nb201_csv(_FILE_12)
+    else:
+        full = _read_csv(where / _FILE_200)
+        low_path = find_file(_FILE_12, where)
+        if metric in _LOW_COLUMNS and low_path is None:
+            require_file(_FILE_12, where, _HOW)  # raises, naming the directory of the 200-epoch CSV
+        low = _read_csv(low_path) if low_path is not None else None
     strings = full["ArchitectureString"]
     extra: dict[str, np.ndarray] = {
         name: np.asarray(full[col], dtype=np.float64) for name, col in _FULL_COLUMNS.items()
     }
     extra["unique_string"] = np.asarray(full["UniqueString"], dtype=object)
-
-    low_path = resolve_data_dir(data_dir) / "nb201/nb201_valid_test_acc_12ep.csv"
-    if metric in _LOW_COLUMNS or low_path.is_file():
-        low = _read_csv(require_file("nb201/nb201_valid_test_acc_12ep.csv", data_dir, _HOW))
+    if low is not None:
         if low["cellstr"] != strings:
-            raise ValueError(f"{low_path}: rows are not in the order of nb201_test_acc_200ep.csv")
+            raise ValueError(f"{where}/{_FILE_12}: rows are not in the order of nb201_test_acc_200ep.csv")
         for name, col in _LOW_COLUMNS.items():
             extra[name] = np.asarray(low[col], dtype=np.float64)
-    return _benchmark(strings, metric, extra, NB201_METRICS, data_dir)
+    return _benchmark(strings, metric, extra, NB201_METRICS, _zero_cost(where), str(where))

@@ -1,6 +1,8 @@
 """Where benchmark files live, and the error raised when one is missing.
 
 Data directory: the ``data_dir`` argument, else ``$GNNNAS_DATA``, else ``~/.cache/gnnnas``.
+The benchmark loaders search all three in that order for their file (:func:`locate`) and, when
+none holds it, read the table shipped inside the package (:mod:`gnnnas.data.embedded`).
 Derived files (e.g. the NB101 enumeration) go to a writable cache: ``$GNNNAS_CACHE``, else the
 data directory if writable, else ``~/.cache/gnnnas``.
 """
@@ -16,6 +18,9 @@ from gnnnas.files import atomic_write
 __all__ = [
     "MissingDataError",
     "atomic_write",
+    "data_dirs",
+    "find_file",
+    "locate",
     "require_file",
     "resolve_cache_dir",
     "resolve_data_dir",
@@ -48,6 +53,53 @@ def require_file(relative: str, data_dir: str | os.PathLike | None, how_to_get: 
             f"(set data_dir= or $GNNNAS_DATA). To obtain it: {how_to_get}"
         )
     return path
+
+
+def data_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Directories searched for benchmark files, in order: ``data_dir``, ``$GNNNAS_DATA``, ``~/.cache/gnnnas``."""
+    candidates = [Path(data_dir).expanduser()] if data_dir is not None else []
+    env = os.environ.get("GNNNAS_DATA")
+    if env:
+        candidates.append(Path(env).expanduser())
+    candidates.append(DEFAULT_DIR.expanduser())
+    return list(dict.fromkeys(candidates))
+
+
+def find_file(relative: str, root: Path) -> Path | None:
+    """``root / relative`` when that file exists."""
+    path = root / relative
+    return path if path.is_file() else None
+
+
+def locate(relative: str, data_dir: str | os.PathLike | None, embedded: bool | None, how_to_get: str) -> Path | str:
+    """Where a loader reads its file ``relative`` from: a data directory, or ``"embedded"``.
+
+    ``embedded=None`` (loaders' default): the first of :func:`data_dirs` that holds the file,
+    else the table shipped in the package; ``False``: a data directory or
+    :class:`MissingDataError`; ``True``: the shipped table, whatever the directories hold.
+    A loader reads its other files (e.g. NB201's 12-epoch CSV) from the same place, so one
+    benchmark never mixes sources.
+    """
+    from gnnnas.data.embedded import EMBEDDED, embedded_path
+
+    if embedded is not None and not isinstance(embedded, bool):
+        raise ValueError(f"embedded must be None, True or False, got {embedded!r}")
+    shipped = embedded_path(relative) is not None
+    if embedded is True:
+        if not shipped:
+            raise MissingDataError(f"benchmark file {relative!r} has no table embedded in gnnnas")
+        return EMBEDDED
+    searched = data_dirs(data_dir)
+    for root in searched:
+        if (root / relative).is_file():
+            return root
+    if embedded is None and shipped:
+        return EMBEDDED
+    reason = " (embedded=False)" if shipped else ""
+    raise MissingDataError(
+        f"benchmark file {relative!r} not found in the data directories {[str(r) for r in searched]} "
+        f"(set data_dir= or $GNNNAS_DATA) nor embedded{reason}. To obtain it: {how_to_get}"
+    )
 
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")

@@ -3,6 +3,7 @@
 Files (under ``<data_dir>/vit/``): ``autoformer_ti_100a.json`` and ``autoformer_ti_100b.json``,
 each a list of ``{"arch": {hidden_dim, depth, mlp_ratio[], num_heads[]}, <accuracy columns>}``.
 Rows: file a then file b, each in file order. In file b the ``*_base_acc`` columns are null.
+Without the files, the same table shipped in the package is read (:mod:`gnnnas.data.embedded`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import os
 import numpy as np
 
 from gnnnas.data.benchmark import Benchmark, check_metric, register_benchmark
-from gnnnas.data.paths import require_file
+from gnnnas.data.embedded import EMBEDDED, decode_vit
+from gnnnas.data.paths import locate, require_file
 from gnnnas.spaces.vit import ViTSpace
 
 __all__ = ["VIT_METRICS", "load_vit"]
@@ -43,6 +45,7 @@ def _number(value) -> float:
 def load_vit(
     metric: str | None = None,
     data_dir: str | os.PathLike | None = None,
+    embedded: bool | None = None,
 ) -> Benchmark:
     """AutoFormer-Ti subnets with label ``metric`` (default ``c100_kd_acc``, CIFAR-100 with distillation).
 
@@ -52,12 +55,21 @@ def load_vit(
     columns: every other accuracy (NaN where null), ``params`` and ``flops`` of the subnet
     (computed by :class:`~gnnnas.spaces.vit.ViTSpace`, 1000-class ImageNet head, 224x224 input)
     and ``source`` (0 = file a, 1 = file b).
+
+    The files are looked up in ``data_dir``, ``$GNNNAS_DATA``, ``~/.cache/gnnnas`` (both from the
+    directory holding file a), else the table shipped in the package is read (``embedded=False``
+    forbids that, ``True`` forces it; the attribute ``Benchmark.source`` says which was read).
     """
     metric = check_metric("vit", metric, VIT_METRICS, "c100_kd_acc")
+    where = locate(_FILES[0], data_dir, embedded, _HOW)
     rows = []
+    shipped = decode_vit() if where == EMBEDDED else None
     for source, relative in enumerate(_FILES):
-        with open(require_file(relative, data_dir, _HOW)) as handle:
-            records = json.load(handle)
+        if shipped is not None:
+            records = shipped[source]
+        else:
+            with open(require_file(relative, where, _HOW)) as handle:
+                records = json.load(handle)
         if not isinstance(records, list):
             raise ValueError(f"{relative}: expected a JSON list of records, got {type(records).__name__}")
         rows.extend((source, r) for r in records)
@@ -80,4 +92,5 @@ def load_vit(
         encodings=[space.format(a) for a in archs],
         extra=extra,
         metrics=VIT_METRICS,
+        source=str(where),
     )

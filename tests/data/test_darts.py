@@ -43,12 +43,14 @@ def test_extras(bench):
     np.testing.assert_array_equal([a.macro["params"] for a in b.archs], b.extra["params"])
 
 
-def test_default_metric_and_errors(bench, tmp_path):
+def test_default_metric_and_errors(bench, tmp_path, monkeypatch):
     b, root = bench
     default = gnnnas.load_benchmark("darts", data_dir=root)
     assert default.metric == "val_accuracy"
     np.testing.assert_array_equal(default.y, b.y)
     with pytest.raises(ValueError, match="no metric 'test_accuracy'"):
         gnnnas.load_benchmark("darts", metric="test_accuracy", data_dir=root)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GNNNAS_DATA", raising=False)
     with pytest.raises(MissingDataError, match="nb301/nb301_725_valid_acc.json.*To obtain it.*NASLib"):
-        gnnnas.load_benchmark("darts", data_dir=tmp_path)
+        gnnnas.load_benchmark("darts", data_dir=tmp_path, embedded=False)

@@ -84,11 +84,13 @@ def test_nb101_500(data_root):
         assert b.space.hash(arch) == h
 
 
-def test_missing_files(tmp_path):
+def test_missing_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GNNNAS_DATA", raising=False)
     with pytest.raises(MissingDataError, match="nb101_20k_valid_acc_by_hash.json.*tiga1231"):
-        gnnnas.load_benchmark("nb101", data_dir=tmp_path)
+        gnnnas.load_benchmark("nb101", data_dir=tmp_path, embedded=False)
     with pytest.raises(MissingDataError, match="nb101_500_valid_acc.json.*NASLib"):
-        gnnnas.load_benchmark("nb101_500", data_dir=tmp_path)
+        gnnnas.load_benchmark("nb101_500", data_dir=tmp_path, embedded=False)
 
 
 def test_enumeration_cache_path(tmp_path, monkeypatch):

@@ -57,11 +57,15 @@ def test_bad_metric_and_missing_files(bench, tmp_path, monkeypatch):
         gnnnas.load_benchmark("nb201", metric="cifar11", data_dir=root)
     with pytest.raises(ValueError, match="unknown benchmark 'nb999'"):
         gnnnas.load_benchmark("nb999")
+    # no data directory holds the file: the embedded table, unless embedded=False
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GNNNAS_DATA", raising=False)
     with pytest.raises(MissingDataError, match="nb201/nb201_test_acc_200ep.csv.*To obtain it"):
-        gnnnas.load_benchmark("nb201", data_dir=tmp_path)
+        gnnnas.load_benchmark("nb201", data_dir=tmp_path, embedded=False)
     monkeypatch.setenv("GNNNAS_DATA", str(tmp_path))
     with pytest.raises(MissingDataError, match=str(tmp_path)):
-        gnnnas.load_benchmark("nb201")
+        gnnnas.load_benchmark("nb201", embedded=False)
+    assert gnnnas.load_benchmark("nb201").source == "embedded"
     monkeypatch.setenv("GNNNAS_DATA", str(root))
     assert len(gnnnas.load_benchmark("nb201", metric="cifar10_test_12ep")) == 15_625
 

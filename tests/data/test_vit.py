@@ -52,13 +52,16 @@ def test_metrics_drop_null_labels(bench, metric, rows):
         assert other.extra["c100_kd_acc"][0] == b.y[0]
 
 
-def test_errors(bench, tmp_path):
+def test_errors(bench, tmp_path, monkeypatch):
     _, root = bench
     with pytest.raises(ValueError, match="no metric 'c10_acc'"):
         gnnnas.load_benchmark("vit", metric="c10_acc", data_dir=root)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GNNNAS_DATA", raising=False)
     with pytest.raises(MissingDataError, match="vit/autoformer_ti_100a.json.*To obtain it.*Auto-Prox"):
-        gnnnas.load_benchmark("vit", data_dir=tmp_path)
+        gnnnas.load_benchmark("vit", data_dir=tmp_path, embedded=False)
     (tmp_path / "vit").mkdir()
     (tmp_path / "vit" / "autoformer_ti_100a.json").write_text((root / FILES[0]).read_text())
+    # file b is read from file a's directory, never from another source
     with pytest.raises(MissingDataError, match="autoformer_ti_100b.json"):
         gnnnas.load_benchmark("vit", data_dir=tmp_path)
