@@ -252,6 +252,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from gnnnas.protocols import get_protocol
 
     protocol = get_protocol(args.protocol or args.space)
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:  # say so before the run, not after it
+            raise ImportError('--plot needs matplotlib: pip install "gnnnas[plots]"')
     models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs)
     sizes = args.train_size
     seeds = list(range(args.seeds))
@@ -273,6 +278,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         stem = Path(args.json).with_suffix("") if args.json else Path(args.out_dir) / f"{protocol.name.lower()}"
         json_path, md_path = harness.write_results(stem, protocol, records, models)
         print(f"wrote {json_path} and {md_path}")
+    if args.plot:
+        from gnnnas.plots import plot_tau
+
+        print(f"wrote {plot_tau(harness.summarise(records), args.plot, protocol.name)}")
     return 0
 
 
@@ -519,8 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=_cmd_predict)
 
     bench = sub.add_parser("bench", help="Kendall tau of our predictor and the baselines under a protocol")
-    bench.add_argument("--space", default="nasbench_graph",
-                       help="space whose standard protocol to run (default: nasbench_graph, needs no download)")
+    bench.add_argument("--space", default="nb201",
+                       help="space whose standard protocol to run (default: nb201 = P201, on the table shipped "
+                            "with gnnnas)")
     bench.add_argument("--protocol", default=None, help="protocol name, e.g. P201, P101, PDARTS, PVIT, PGRAPH-cora")
     bench.add_argument("--train-size", type=_in(_Range(2, integer=True), many=True), default=None,
                        help="comma-separated N values (default: the protocol's)")
@@ -530,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-dir", default=None)
     bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
     bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
+    bench.add_argument("--plot", default=None, help="write a PNG of tau vs labels here (needs matplotlib)")
     bench.set_defaults(func=_cmd_bench)
 
     score = sub.add_parser(

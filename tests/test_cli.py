@@ -70,6 +70,23 @@ def test_bench_on_nasbench_graph(tmp_path, capsys):
     assert "PGRAPH-cora" in capsys.readouterr().out
 
 
+def test_main_job_runs_on_the_shipped_table_without_a_data_directory(tmp_path, monkeypatch, capsys):
+    """The README's main job: P201 (the default of `bench`) from the embedded NB201 table, with
+    no data directory, a results table and a plot (tiny setting)."""
+    pytest.importorskip("matplotlib", reason="the plot needs matplotlib (gnnnas[plots])")
+    monkeypatch.delenv("GNNNAS_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    plot = tmp_path / "p201.png"
+    assert main(["bench", "--train-size", "20", "--seeds", "1", "--models", "gnnnas,random-forest",
+                 "--epochs", "2", "--plot", str(plot), "--json", str(tmp_path / "p201.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("P201:") and "| random-forest |" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    payload = json.loads((tmp_path / "p201.json").read_text())
+    assert {r["model"] for r in payload["summary"]} == {"gnnnas", "random-forest"}
+    assert all(r["test_size"] == 15_625 for r in payload["summary"])  # P201 scores every cell
+
+
 def test_score_with_fresh_hypernetwork_and_with_checkpoint(tmp_path, capsys):
     out = tmp_path / "z.csv"
     assert main(["score", "--space", "nb201", "--random", "5", "--steps", "3", "--out", str(out), "--device", "cpu"]) == 0
