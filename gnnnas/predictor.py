@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +87,24 @@ _NUMERIC_PARAMS: dict[str, _Range] = {
     "hyper_loss_weight": _Range(0),
     "proxy_rank_weight": _Range(0),
     "seed": _Range(0, 2**32 - 1, bounds="[]", integer=True, optional=True),
+    "num_threads": _Range(1, integer=True, optional=True),
 }
 _BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "contract_identities",
                 "bootstrap", "hypernetwork", "verbose")
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None, device: torch.device) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads on CPU, then restore the previous count."""
+    if n is None or device.type != "cpu" or torch.get_num_threads() == n:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class CheckpointError(ValueError):
@@ -187,6 +203,12 @@ class Predictor(BaseEstimator):
             (unlabelled archs included), to order archs like their generated networks' proxy
             loss (pairwise logistic, this weight): a label-free ranking signal.
         device: ``"auto"`` (CUDA if present, else CPU; decided in ``fit``), ``"cpu"``, ``"cuda"``.
+        num_threads: torch intra-op threads while fitting and predicting on CPU (set for the
+            call, then restored); ``None`` leaves torch's setting. 1 by default: batches of a
+            few dozen small graphs gain nothing from more threads, and on a machine shared with
+            other jobs the extra threads spin-wait. Measured on a busy 2-core machine (P201, 78
+            labels, 180 steps): 13.5 s with 1 thread, 214 s with torch's default of 2
+            (``benchmarks/results/threads.md``). Not thread-safe: torch's setting is global.
         seed: makes fitting reproducible (identical predictions on CPU).
         verbose: show a tqdm progress bar (only when writing to a terminal).
     """
@@ -227,6 +249,7 @@ class Predictor(BaseEstimator):
         hyper_loss_weight: float = 1.0,
         proxy_rank_weight: float = 0.0,
         device: str = "auto",
+        num_threads: int | None = 1,
         seed: int | None = 0,
         verbose: bool = False,
     ) -> None:
@@ -264,6 +287,7 @@ class Predictor(BaseEstimator):
         self.hyper_loss_weight = hyper_loss_weight
         self.proxy_rank_weight = proxy_rank_weight
         self.device = device
+        self.num_threads = num_threads
         self.seed = seed
         self.verbose = verbose
 
@@ -348,6 +372,11 @@ class Predictor(BaseEstimator):
                 raise ValueError("labels too large to standardise: their mean or std overflows float64; rescale y")
 
         device = resolve_device(self.device)
+        with cpu_threads(self.num_threads, device):
+            return self._fit(graphs, y, space, device, unlabelled)
+
+    def _fit(self, graphs: list[ArchGraph], y: np.ndarray, space: SearchSpace, device: torch.device,
+             unlabelled: Sequence[Any] | None) -> Predictor:
         start = time.perf_counter()
         self.space_ = space
         macro_names = sorted(set().union(*(g.macro.keys() for g in graphs))) if self.macro_features else []
@@ -546,7 +575,7 @@ class Predictor(BaseEstimator):
         unique = batch[torch.from_numpy(first)]
         device = resolve_device(self.device)
         out = np.empty((len(self.models_), len(first)), dtype=np.float64)
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_threads(self.num_threads, device):
             for m, model in enumerate(self.models_):
                 model.to(device).eval()
                 parts = [
@@ -584,9 +613,10 @@ class Predictor(BaseEstimator):
         batch = self.featurizer_.transform(graphs)
         device = resolve_device(self.device)
         scores = []
-        for model in self.models_:
-            scores.append(proxy_scores(model.to(device), batch, proxy, device, metric=metric))
-            model.cpu()
+        with cpu_threads(self.num_threads, device):
+            for model in self.models_:
+                scores.append(proxy_scores(model.to(device), batch, proxy, device, metric=metric))
+                model.cpu()
         return np.mean(scores, axis=0)
 
     def score(self, archs: Sequence[Any], y: Sequence[float]) -> float:

@@ -1,0 +1,58 @@
+"""Predictor.num_threads: torch's intra-op threads during fit/predict, restored afterwards."""
+
+import numpy as np
+import pytest
+import torch
+
+import gnnnas
+from gnnnas.predictor import cpu_threads
+
+
+def _archs(n=12):
+    space = gnnnas.get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(n)]
+    return space, archs, rng.normal(size=n)
+
+
+def test_fit_and_predict_run_with_the_asked_threads_and_restore_torch(monkeypatch):
+    space, archs, y = _archs()
+    seen = []
+    real = torch.nn.Module.__call__
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(self, *args, **kwargs)
+
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    model = gnnnas.Predictor(space=space, epochs=1, hidden_dim=8, num_layers=1, num_threads=other, device="cpu")
+    model.fit(archs, y).predict(archs)
+    assert seen and set(seen) == {other}
+    assert torch.get_num_threads() == before
+    seen.clear()
+    model.set_params(num_threads=None).predict(archs)
+    assert set(seen) == {before}  # None leaves torch's setting alone
+
+
+def test_threads_restored_after_an_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), cpu_threads(before + 1, torch.device("cpu")):
+        assert torch.get_num_threads() == before + 1
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+def test_same_predictions_whatever_the_thread_count():
+    space, archs, y = _archs(16)
+    one = gnnnas.Predictor(space=space, epochs=3, hidden_dim=16, num_threads=1, device="cpu").fit(archs, y)
+    two = gnnnas.Predictor(space=space, epochs=3, hidden_dim=16, num_threads=2, device="cpu").fit(archs, y)
+    np.testing.assert_allclose(one.predict(archs), two.predict(archs), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_bad_num_threads_is_named(bad):
+    space, archs, y = _archs()
+    with pytest.raises(ValueError, match="num_threads"):
+        gnnnas.Predictor(space=space, epochs=1, num_threads=bad).fit(archs, y)
