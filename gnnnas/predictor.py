@@ -207,7 +207,8 @@ class Predictor(BaseEstimator):
             call, then restored); ``None`` leaves torch's setting. 1 by default: batches of a
             few dozen small graphs gain nothing from more threads, and on a machine shared with
             other jobs the extra threads spin-wait. Measured on a busy 2-core machine (P201, 78
-            labels, 180 steps): 13.5 s with 1 thread, 214 s with torch's default of 2
+            labels, 90 steps): 5.9-11.1 s with 1 thread, 67-77 s with torch's default of 2;
+            predicting 15,625 cells took about the same either way
             (``benchmarks/results/threads.md``). Not thread-safe: torch's setting is global.
         seed: makes fitting reproducible (identical predictions on CPU).
         verbose: show a tqdm progress bar (only when writing to a terminal).
