@@ -249,7 +249,7 @@ def markdown(results: dict) -> str:
             "The NB101 reader holds one record at a time plus per-cell sums: memory follows the number of "
             "distinct cells (423,624 at most), not the file size. The synthetic NB201 file keeps only the "
             "last epoch of each curve, so it is far smaller than the official v1.1 file (4.7 GB); a `.pth` "
-            "must be unpickled whole, here about 9x its size in RAM (see README, Data: the NATS `-simple` "
+            "must be unpickled whole, here about 9x its size in RAM (see docs/data.md: the NATS `-simple` "
             "directory is the low-memory route)."
         ),
         "",
