@@ -14,7 +14,7 @@ In an Archai search space, return ``encoding.encode([arch])[0]`` from ``encode(m
 
 Run::
 
-    GNNNAS_DATA=/path/to/data python examples/adapter_archai.py   # a few seconds on CPU
+    python examples/adapter_archai.py   # a few seconds on CPU
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ prints Kendall tau. Inside NASLib, pass the predictor where NASLib expects one, 
 
 Run::
 
-    GNNNAS_DATA=/path/to/data python examples/adapter_naslib.py   # a few seconds on CPU
+    python examples/adapter_naslib.py   # a few seconds on CPU
 """
 
 from __future__ import annotations

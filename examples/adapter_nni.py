@@ -14,7 +14,7 @@ For a real network space, give ``PredictorEvaluator`` a ``to_arch`` that turns t
 
 Run::
 
-    GNNNAS_DATA=/path/to/data python examples/adapter_nni.py   # a few seconds on CPU
+    python examples/adapter_nni.py   # a few seconds on CPU
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
+    try:
+        import nni  # noqa: F401
+    except ImportError:
+        raise SystemExit('this example needs NNI 3: pip install "gnnnas[nni]"') from None
     from nni.mutable import Categorical, MutableDict
     from nni.nas.execution import SequentialExecutionEngine
     from nni.nas.space import RawFormatModelSpace

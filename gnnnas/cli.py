@@ -414,11 +414,13 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
     print(f"data directory {root}")
     rows = list_data(root)
     for row in rows:
-        mark = "present" if row["present"] else "MISSING"
+        mark = "present" if row["present"] else "shipped" if row.get("embedded") else "MISSING"
         print(f"  {mark:8s} {row['path']:40s} [{row['benchmark']}]")
-        if not row["present"]:
+        if not row["present"] and not row.get("embedded"):
             print(f"           get it: {row['how']}")
-    print(f"{sum(bool(r['present']) for r in rows)} of {len(rows)} files present")
+    shipped = sum(bool(r.get("embedded")) for r in rows)
+    print(f"{sum(bool(r['present']) for r in rows)} of {len(rows)} files present"
+          + (f"; {shipped} more read from the tables shipped with gnnnas" if shipped else ""))
     return 0
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gnnnas.data.embedded import FILES as EMBEDDED_FILES
 from gnnnas.data.formats.errors import FormatError
 from gnnnas.data.manifest import MANIFEST_NAME, file_sha256, read_manifest, replace_table
 from gnnnas.data.paths import CONVERTED, converted_relative, resolve_data_dir
@@ -159,8 +160,9 @@ DATA_FILES: tuple[dict[str, str], ...] = (
 
 
 def list_data(data_dir: str | os.PathLike | None = None) -> list[dict[str, object]]:
-    """Each known file: ``path``, ``benchmark``, ``present`` (bool), ``how`` (where to get it),
-    plus converted NAS-Bench-Graph tables and anything else recorded in the manifest.
+    """Each known file: ``path``, ``benchmark``, ``present`` (bool), ``embedded`` (absent here, but
+    the loaders read the copy shipped with gnnnas), ``how`` (where to get it), plus converted
+    NAS-Bench-Graph tables and anything else recorded in the manifest.
 
     Raises ``ValueError`` naming the manifest when it is not one (it is not guessed around).
     """
@@ -174,7 +176,8 @@ def list_data(data_dir: str | os.PathLike | None = None) -> list[dict[str, objec
             if not found:
                 rows.append({**item, "present": False})
             continue
-        rows.append({**item, "present": (root / item["path"]).is_file()})
+        present = (root / item["path"]).is_file()
+        rows.append({**item, "present": present, "embedded": not present and item["path"] in EMBEDDED_FILES})
     known = {r["path"] for r in rows}
     recorded = read_manifest(root)["files"]  # a damaged manifest is an error, not an empty list
     for relative, info in sorted(recorded.items()):

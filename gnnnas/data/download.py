@@ -22,6 +22,7 @@ This module fetches and unpacks; :func:`gnnnas.data.convert.convert` writes the 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import http.client
 import json
@@ -514,6 +515,7 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     lock_path = folder / f".{filename}.lock"
+    created = [d for d in reversed((folder, *folder.parents)) if not d.exists()]  # outermost first
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path), timeout=0)
@@ -526,6 +528,14 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+        # a download that kept nothing (refused connection, HTTP error) leaves nothing behind
+        kept = [p for p in folder.glob(f"{glob.escape(filename)}*")]
+        if not kept:
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+            for directory in reversed(created):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()  # only if empty
 
 
 def download(name: str, data_dir: str | os.PathLike | None = None, *, url: str | None = None,

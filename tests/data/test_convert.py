@@ -153,6 +153,8 @@ def test_manifest_detects_changes_and_list_reports(tmp_path):
     data_dir = tmp_path / "data"
     rows = {r["path"]: r for r in list_data(data_dir)}
     assert not rows["nb101/nb101_converted.npz"]["present"]
+    assert not rows["nb101/nb101_converted.npz"]["embedded"]  # converted tables are never shipped
+    assert rows["nb201/nb201_test_acc_200ep.csv"]["embedded"] and not rows["nb201/nb201_test_acc_200ep.csv"]["present"]
     assert "nasbench_only108.tfrecord" in rows["nb101/nb101_converted.npz"]["how"]
     convert(tmp_path / "a.tfrecord", "nb101", data_dir=data_dir)
     assert {r["path"]: r for r in list_data(data_dir)}["nb101/nb101_converted.npz"]["present"]

@@ -266,9 +266,11 @@ def test_connection_refused(monkeypatch, tmp_path, capsys):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/nasbench_only108.tfrecord"
-    assert main(["data", "download", "nb101_only108", "--data-dir", str(tmp_path), "--url", url]) == 2
+    data_dir = tmp_path / "new" / "data"
+    assert main(["data", "download", "nb101_only108", "--data-dir", str(data_dir), "--url", url]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and url in err and "refused" in err.lower()
+    assert list(tmp_path.iterdir()) == []  # no lock file, no download folder, no data directory left behind
 
 
 def test_bad_arguments(tmp_path, capsys):
