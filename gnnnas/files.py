@@ -1,7 +1,7 @@
 """Writing files so that a reader never sees half of one: atomic replacement, usual permissions.
 
-Every file gnnnas writes (converted tables, the data manifest, checkpoints, benchmark results,
-caches) goes through :func:`atomic_write`:
+Converted tables, the data manifest, checkpoints, benchmark results and caches are written
+through :func:`atomic_write` (the CLI's CSV outputs use a plain ``open``):
 
 - the bytes go to a temporary file ``.<name>.tmp-<pid>-<random>`` beside the target, created
   with ``O_EXCL`` and mode ``0o666`` reduced by the umask (as ``open()`` does; ``tempfile``
@@ -106,5 +106,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
 
 def is_inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
     """Whether ``path`` resolves (symlinks followed) to ``root`` or somewhere below it."""
-    resolved, base = Path(path).resolve(), Path(root).resolve()
+    try:
+        resolved, base = Path(path).resolve(), Path(root).resolve()
+    except (OSError, RuntimeError):  # a symbolic-link loop: not a place to write
+        return False
     return resolved == base or base in resolved.parents

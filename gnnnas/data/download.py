@@ -515,6 +515,9 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     lock_path = folder / f".{filename}.lock"
+    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
+        # filelock truncates and chmods what the path points to: never follow a planted link
+        raise DataDirectoryError(f"{lock_path}: the lock file is a symbolic link or not a regular file; remove it")
     created = [d for d in reversed((folder, *folder.parents)) if not d.exists()]  # outermost first
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -95,11 +95,14 @@ def read_manifest(data_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(data_dir) / MANIFEST_NAME
     if not os.path.lexists(path):
         return {"version": 1, "files": {}}
+    if not path.is_file():  # a directory, FIFO, device or dangling link: never opened
+        raise DataDirectoryError(f"{path}: the manifest is not a regular file; move it away")
     try:
         with open(path, encoding="utf-8") as handle:
             manifest = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a gnnnas manifest ({err}); fix or delete it") from None
+    except (ValueError, RecursionError) as err:  # bad JSON or UTF-8, nesting too deep, huge integers
+        raise ValueError(f"{path}: not a gnnnas manifest ({type(err).__name__}: {str(err)[:200]}); "
+                         "fix or delete it") from None
     except OSError as err:
         raise DataDirectoryError(f"cannot read the manifest {describe_os_error(err, path)}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
@@ -110,10 +113,16 @@ def read_manifest(data_dir: str | os.PathLike) -> dict[str, Any]:
                              "fix or delete the manifest")
         if not _RELATIVE.fullmatch(relative) or ".." in PurePosixPath(relative).parts:
             raise ValueError(f"{path}: entry {relative!r} is not a relative path inside the data directory")
-        for field in ("sha256", "pending"):
-            if field in entry and not isinstance(entry[field], (str, dict)):
-                raise ValueError(f"{path}: entry {relative!r} has a malformed {field!r}")
+        pending = entry.get("pending")
+        if ("sha256" in entry and not _is_sha256(entry["sha256"])) or (
+                "pending" in entry and not (isinstance(pending, dict) and _is_sha256(pending.get("sha256")))):
+            raise ValueError(f"{path}: entry {relative!r} has a malformed 'sha256' or 'pending'; "
+                             "fix or delete the manifest")
     return manifest
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
 
 
 def _write_manifest(data_dir: Path, manifest: dict[str, Any]) -> None:
@@ -133,6 +142,10 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
     timeout = LOCK_TIMEOUT if timeout is None else timeout
     data_dir = Path(data_dir)
     lock_path = data_dir / LOCK_NAME
+    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
+        # filelock truncates and chmods what the path points to: never follow a planted link
+        raise DataDirectoryError(f"{lock_path}: the lock file is a symbolic link or not a regular file; "
+                                 "remove it (the data directory is unchanged)")
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path), timeout=timeout, mode=0o666 & ~_umask())
@@ -273,7 +286,9 @@ def _roll_back(data_dir: Path, target: Path, new: Path, backup: Path | None, ren
 
 
 def verify_manifest(data_dir: str | os.PathLike) -> list[tuple[str, str]]:
-    """``(relative path, status)`` per manifest entry. Reads only; writes nothing.
+    """``(relative path, status)`` per manifest entry. Changes no table or manifest; waits for a
+    running conversion (it takes the data directory's lock, creating the lock file if missing,
+    except where the directory is read-only and no conversion can run).
 
     Status: ``ok``; ``missing``; ``checksum mismatch`` (the table changed after it was
     recorded: edited, truncated, swapped); ``interrupted`` (a conversion was killed after the
@@ -281,6 +296,31 @@ def verify_manifest(data_dir: str | os.PathLike) -> list[tuple[str, str]]:
     has the checksum recorded as ``pending``; the next ``convert`` records it).
     """
     data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        return []
+    with _lock_if_possible(data_dir):
+        return _verify(data_dir)
+
+
+@contextlib.contextmanager
+def _lock_if_possible(data_dir: Path) -> Iterator[None]:
+    """The lock, so a running conversion finishes first; none where it cannot be created
+    (a read-only data directory, where no conversion can run either)."""
+    try:
+        lock = manifest_lock(data_dir)
+        lock.__enter__()
+    except DataDirectoryError as error:
+        if "held the lock" in str(error) or "symbolic link" in str(error):
+            raise
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _verify(data_dir: Path) -> list[tuple[str, str]]:
     results = []
     for relative, info in sorted(read_manifest(data_dir)["files"].items()):
         file = data_dir / relative

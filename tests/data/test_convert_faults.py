@@ -406,3 +406,59 @@ def test_converted_path_refuses_names_that_are_not_plain():
         converted_path("nasbench_graph", "/tmp/x", dataset="../x")
     with pytest.raises(ValueError, match="NAS-Bench-Graph tables only"):
         converted_path("nb201", "/tmp/x", dataset="cora")
+
+
+# ------------------------------------------------------------- review findings (whole kinds)
+def test_a_planted_lock_symlink_is_refused_and_its_target_untouched(sources, capsys):
+    _, new, root = sources
+    victim = root.parent / "victim.txt"
+    victim.write_text("precious")
+    victim.chmod(0o600)
+    (root / LOCK_NAME).unlink()
+    (root / LOCK_NAME).symlink_to(victim)
+    before = _snapshot(root)
+    assert cli.main(["data", "convert", str(new), "--space", "nb201", "--data-dir", str(root)]) == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert victim.read_text() == "precious" and victim.stat().st_mode & 0o777 == 0o600
+    assert _snapshot(root) == before
+
+
+def test_verify_waits_for_a_running_conversion(sources):
+    """verify takes the lock: it never sees a table between its rename and its record."""
+    _, _, root = sources
+    results = []
+    with M.manifest_lock(root):
+        worker = threading.Thread(target=lambda: results.append(verify_manifest(root)))
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive() and not results
+    worker.join(60)
+    assert results == [[(NB201, "ok")]]
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, '{"version": 1, "files": {}, "x": 1' + "0" * 5000 + "}",
+                                     json.dumps({"version": 1, "files": {NB201: {"sha256": {}}}}),
+                                     json.dumps({"version": 1, "files": {NB201: {"sha256": "0" * 64, "pending": "zz"}}})],
+                         ids=["deep", "huge-int", "sha-dict", "pending-str"])
+@pytest.mark.parametrize("command", ["list", "verify"])
+def test_damaged_manifest_kinds_are_one_line(tmp_path, capsys, content, command):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / MANIFEST_NAME).write_text(content)
+    assert cli.main(["data", command, "--data-dir", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and MANIFEST_NAME in err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs and symbolic links")
+def test_manifest_that_is_a_fifo_or_a_link_loop_is_one_line(tmp_path, capsys):
+    root = tmp_path / "data"
+    root.mkdir()
+    os.mkfifo(root / MANIFEST_NAME)
+    assert cli.main(["data", "list", "--data-dir", str(root)]) == 2  # and does not hang
+    assert "not a regular file" in capsys.readouterr().err
+    (root / MANIFEST_NAME).unlink()
+    (root / "loop").symlink_to(root / "loop")
+    (root / MANIFEST_NAME).write_text(json.dumps({"version": 1, "files": {"loop": {"sha256": "0" * 64}}}))
+    assert cli.main(["data", "verify", "--data-dir", str(root)]) == 1
+    assert "outside the data directory" in capsys.readouterr().out
