@@ -15,9 +15,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+#: Read once at start-up: tests that unset $GNNNAS_DATA (to reach the shipped tables) still
+#: compare against the data directory the run was given.
+_DATA_ENV = os.environ.get("GNNNAS_DATA")
+
+
 def _data_root() -> Path:
-    env = os.environ.get("GNNNAS_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    return Path(_DATA_ENV) if _DATA_ENV else REPO.parent / "shared" / "data"
 
 
 def need_data(*relative: str) -> Path:
