@@ -20,6 +20,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def _process_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(path: str | os.PathLike, kinds: tuple[str, ...] = ("tmp",)) -> list[Path]:
-    """Remove ``.<name>.<kind>-<pid>-<random>`` files of ``path`` whose writer no longer runs."""
+    """Remove ``.<name>.<kind>-<pid>-<random>`` files (or folders) of ``path`` whose writer no
+    longer runs."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
@@ -60,7 +62,10 @@ def remove_stale_temporaries(path: str | os.PathLike, kinds: tuple[str, ...] = (
         match = pattern.fullmatch(other.name)
         if match and not _process_alive(int(match[1])):
             with contextlib.suppress(OSError):
-                other.unlink()
+                if other.is_dir() and not other.is_symlink():
+                    shutil.rmtree(other)
+                else:
+                    other.unlink()
                 removed.append(other)
     return removed
 

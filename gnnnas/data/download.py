@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from gnnnas.data.manifest import DataDirectoryError, describe_os_error
+from gnnnas.data.manifest import DataDirectoryError, describe_os_error, refuse_unsafe_lock
 from gnnnas.data.paths import resolve_data_dir
-from gnnnas.files import _process_alive, atomic_write, fsync_directory, is_inside, temporary_path
+from gnnnas.files import atomic_write, fsync_directory, is_inside, remove_stale_temporaries, temporary_path
 
 __all__ = [
     "DOWNLOADS",
@@ -454,13 +454,7 @@ def unpack(archive: str | os.PathLike, destination: str | os.PathLike) -> Path:
 
 def _remove_stale_folders(destination: Path) -> None:
     """Unpacking folders (``.<name>.unpack-<pid>-<hex>``, ``.old-``) left by killed processes."""
-    if not destination.parent.is_dir():
-        return
-    pattern = re.compile(re.escape(f".{destination.name}.") + r"(?:unpack|old)-(\d+)-[0-9a-f]{16}")
-    for other in destination.parent.iterdir():
-        match = pattern.fullmatch(other.name)
-        if match and not _process_alive(int(match[1])):
-            shutil.rmtree(other, ignore_errors=True)
+    remove_stale_temporaries(destination, ("unpack", "old"))
 
 
 def _untar(archive: Path, into: Path) -> None:
@@ -515,9 +509,7 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     lock_path = folder / f".{filename}.lock"
-    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
-        # filelock truncates and chmods what the path points to: never follow a planted link
-        raise DataDirectoryError(f"{lock_path}: the lock file is a symbolic link or not a regular file; remove it")
+    refuse_unsafe_lock(lock_path)
     created = [d for d in reversed((folder, *folder.parents)) if not d.exists()]  # outermost first
     try:
         folder.mkdir(parents=True, exist_ok=True)

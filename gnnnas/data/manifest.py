@@ -45,6 +45,7 @@ __all__ = [
     "describe_os_error",
     "file_sha256",
     "manifest_lock",
+    "refuse_unsafe_lock",
     "read_manifest",
     "replace_table",
     "verify_manifest",
@@ -130,6 +131,18 @@ def _write_manifest(data_dir: Path, manifest: dict[str, Any]) -> None:
         json.dump(manifest, handle, indent=1, sort_keys=True)
 
 
+class _LockUnavailable(DataDirectoryError):
+    """The lock file cannot be created or opened (e.g. a read-only data directory)."""
+
+
+def refuse_unsafe_lock(lock_path: Path) -> None:
+    """``DataDirectoryError`` for a lock path that is a symbolic link or not a regular file:
+    filelock truncates and chmods what the path points to, so a planted link must not be followed."""
+    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
+        raise DataDirectoryError(f"{lock_path}: the lock file is a symbolic link or not a regular file; "
+                                 "remove it (nothing was changed)")
+
+
 @contextlib.contextmanager
 def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> Iterator[None]:
     """Hold the data directory's lock (between processes and threads) for the block.
@@ -142,10 +155,7 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
     timeout = LOCK_TIMEOUT if timeout is None else timeout
     data_dir = Path(data_dir)
     lock_path = data_dir / LOCK_NAME
-    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
-        # filelock truncates and chmods what the path points to: never follow a planted link
-        raise DataDirectoryError(f"{lock_path}: the lock file is a symbolic link or not a regular file; "
-                                 "remove it (the data directory is unchanged)")
+    refuse_unsafe_lock(lock_path)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path), timeout=timeout, mode=0o666 & ~_umask())
@@ -153,8 +163,8 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
     except Timeout:
         raise DataDirectoryError(f"{lock_path}: another conversion held the lock for {timeout:.0f} s") from None
     except OSError as err:
-        raise DataDirectoryError(f"cannot lock the data directory: {describe_os_error(err, lock_path)}; "
-                                 "the data directory is unchanged") from None
+        raise _LockUnavailable(f"cannot lock the data directory: {describe_os_error(err, lock_path)}; "
+                               "the data directory is unchanged") from None
     try:
         yield
     finally:
@@ -306,18 +316,10 @@ def verify_manifest(data_dir: str | os.PathLike) -> list[tuple[str, str]]:
 def _lock_if_possible(data_dir: Path) -> Iterator[None]:
     """The lock, so a running conversion finishes first; none where it cannot be created
     (a read-only data directory, where no conversion can run either)."""
-    try:
-        lock = manifest_lock(data_dir)
-        lock.__enter__()
-    except DataDirectoryError as error:
-        if "held the lock" in str(error) or "symbolic link" in str(error):
-            raise
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(_LockUnavailable):
+            stack.enter_context(manifest_lock(data_dir))
         yield
-        return
-    try:
-        yield
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _verify(data_dir: Path) -> list[tuple[str, str]]:

@@ -140,12 +140,9 @@ def load_nb101(
     ``converted=False`` reads the published 20,001 cells even then (as protocol P101 does);
     ``converted=True`` requires the table.
     """
-    if embedded is not True:
-        table_path = converted_table("nb101", data_dir, converted)
-        if table_path is not None:
-            return _load_converted(metric, table_path)
-    elif converted:
-        raise ValueError("converted=True and embedded=True exclude each other")
+    table_path = converted_table("nb101", data_dir, converted, embedded=embedded)
+    if table_path is not None:
+        return _load_converted(metric, table_path)
     metric = check_metric("nb101", metric, NB101_METRICS, "val_acc_108")
     where = locate(_FILE_20K, data_dir, embedded, _HOW_20K)
     if where == EMBEDDED:

@@ -173,12 +173,9 @@ def load_nb201(
     file, identical values); ``embedded=False`` forbids that, ``embedded=True`` forces it
     (converted tables are then ignored). ``source`` says which was read.
     """
-    if embedded is not True:
-        table_path = converted_table("nb201", data_dir, converted)
-        if table_path is not None:
-            return _load_converted(metric, table_path)
-    elif converted:
-        raise ValueError("converted=True and embedded=True exclude each other")
+    table_path = converted_table("nb201", data_dir, converted, embedded=embedded)
+    if table_path is not None:
+        return _load_converted(metric, table_path)
     metric = check_metric("nb201", metric, NB201_METRICS, "cifar10")
     where = locate(_FILE_200, data_dir, embedded, _HOW)
     if where == EMBEDDED:

@@ -130,15 +130,20 @@ def converted_relative(space: str, dataset: str | None = None) -> str:
 
 
 def converted_table(space: str, data_dir: str | os.PathLike | None, converted: bool | None,
-                    dataset: str | None = None) -> Path | None:
+                    dataset: str | None = None, embedded: bool | None = None) -> Path | None:
     """Which converted table a loader reads: ``None`` when it should read the published files.
 
     ``converted=None`` (loaders' default): the table when present; ``True``: the table, or
     :class:`MissingDataError`; ``False``: never (protocols pin the published files, so a
-    converted table cannot change their numbers).
+    converted table cannot change their numbers). ``embedded=True`` (read the tables shipped
+    with gnnnas) means no converted table; with ``converted=True`` it is a ``ValueError``.
     """
     if converted is not None and not isinstance(converted, bool):
         raise ValueError(f"converted must be None, True or False, got {converted!r}")
+    if embedded is True:
+        if converted:
+            raise ValueError("converted=True and embedded=True exclude each other")
+        return None
     if converted is False:
         return None
     relative = converted_relative(space, dataset)
