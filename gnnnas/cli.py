@@ -8,15 +8,14 @@ import sys
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 import gnnnas
-from gnnnas.data import MissingDataError
-from gnnnas.data.manifest import DataDirectoryError, describe_os_error
-from gnnnas.predictor import _NUMERIC_PARAMS, _Range
+from gnnnas.params import NUMERIC_PARAMS, Range
+
+# Only argparse and gnnnas.params (no torch, numpy or data modules) at import: `gnnnas --help`
+# answers in a fraction of a second; each command imports what it needs.
 
 
-def _in(allowed: _Range, many: bool = False):
+def _in(allowed: Range, many: bool = False):
     """An argparse ``type``: a number (``many``: comma-separated numbers) within ``allowed``.
 
     Anything else exits with status 2 and ``argument --option: must be ..., got '...'``.
@@ -36,8 +35,8 @@ def _in(allowed: _Range, many: bool = False):
     return parse
 
 
-_POSITIVE = _in(_Range(1, integer=True))
-_SEED = _in(dataclasses.replace(_NUMERIC_PARAMS["seed"], optional=False))
+_POSITIVE = _in(Range(1, integer=True))
+_SEED = _in(dataclasses.replace(NUMERIC_PARAMS["seed"], optional=False))
 
 #: Default benchmark of each space for ``gnnnas info``.
 _BENCHMARK_OF_SPACE = {
@@ -50,6 +49,10 @@ _BENCHMARK_OF_SPACE = {
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gnnnas.data.paths import MissingDataError
+
     space = gnnnas.get_space(args.space)
     print(f"space          {space.name}")
     print(f"operations     {', '.join(space.vocab.ops)}")
@@ -103,6 +106,8 @@ def _read_archs_csv(path: str, arch_column: str, label_column: str | None):
     import csv
     import json
 
+    import numpy as np
+
     with open(path, newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is not part of the header
         reader = csv.DictReader(handle)
         if reader.fieldnames is not None:
@@ -133,6 +138,8 @@ def _read_archs_csv(path: str, arch_column: str, label_column: str | None):
 
 
 def _training_data(args: argparse.Namespace):
+    import numpy as np
+
     space = gnnnas.get_space(args.space)
     if args.csv:
         encodings, y = _read_archs_csv(args.csv, args.arch_column, args.label_column)
@@ -204,6 +211,8 @@ def _write_scores(path: str, space, archs, scores) -> list[dict]:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from gnnnas.evaluator import ZeroFinetuneEvaluator
     from gnnnas.predictor import Predictor
 
@@ -305,6 +314,8 @@ def _search_table(args: argparse.Namespace):
 def _cmd_search(args: argparse.Namespace) -> int:
     import json
 
+    import numpy as np
+
     from gnnnas import search
 
     bench = _search_table(args)
@@ -382,6 +393,8 @@ def _plain_encoding(encoding) -> str:
 
 
 def _json_float(value: float) -> float | None:
+    import numpy as np
+
     return float(value) if np.isfinite(value) else None
 
 
@@ -485,7 +498,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden-dim", dest="hidden_dim", type=_POSITIVE, default=None)
     p.add_argument("--num-layers", dest="num_layers", type=_POSITIVE, default=None)
     p.add_argument("--n-members", dest="n_members", type=_POSITIVE, default=None, help="ensemble size")
-    p.add_argument("--lr", type=_in(_NUMERIC_PARAMS["lr"]), default=None)
+    p.add_argument("--lr", type=_in(NUMERIC_PARAMS["lr"]), default=None)
     p.add_argument("--loss", default=None, help="ranking loss spec, e.g. pairwise_logistic or mse+listnet")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--hypernetwork", action="store_true", default=None,
@@ -516,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(train)
     train.add_argument("--metric", default=None, help="label column of the benchmark")
     train.add_argument("--label-column", default="accuracy", help="CSV column of labels (default: accuracy)")
-    train.add_argument("--train-size", type=_in(_Range(2, integer=True)), default=None,
+    train.add_argument("--train-size", type=_in(Range(2, integer=True)), default=None,
                        help="random subset of the benchmark (default: all)")
     train.add_argument("--seed", type=_SEED, default=0)
     train.add_argument("--out", required=True, help="checkpoint path to write")
@@ -534,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="space whose standard protocol to run (default: nb201 = P201, on the table shipped "
                             "with gnnnas)")
     bench.add_argument("--protocol", default=None, help="protocol name, e.g. P201, P101, PDARTS, PVIT, PGRAPH-cora")
-    bench.add_argument("--train-size", type=_in(_Range(2, integer=True), many=True), default=None,
+    bench.add_argument("--train-size", type=_in(Range(2, integer=True), many=True), default=None,
                        help="comma-separated N values (default: the protocol's)")
     bench.add_argument("--seeds", type=_POSITIVE, default=5, help="seeds 0..S-1 (default: 5)")
     bench.add_argument("--models", default=None, help="comma-separated model names (default: all)")
@@ -604,12 +617,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--seed", type=_SEED, default=0)
     search.add_argument("--acquisition", default="mean", choices=["mean", "ucb", "ei"],
                         help="predictor search: how candidates are scored (default: mean)")
-    search.add_argument("--kappa", type=_in(_Range(0)), default=1.0, help="UCB exploration weight (default: 1.0)")
+    search.add_argument("--kappa", type=_in(Range(0)), default=1.0, help="UCB exploration weight (default: 1.0)")
     search.add_argument("--initial", type=_POSITIVE, default=10, help="predictor search: random queries first (default: 10)")
     search.add_argument("--per-round", dest="per_round", type=_POSITIVE, default=10,
                         help="predictor search: queries per round (default: 10)")
     search.add_argument("--pool", type=_POSITIVE, default=2000, help="predictor search: candidates scored per round")
-    search.add_argument("--local", type=_in(_Range(0, 1, bounds="[]")), default=0.5,
+    search.add_argument("--local", type=_in(Range(0, 1, bounds="[]")), default=0.5,
                         help="predictor search: fraction of each round's queries spent next to the best arch "
                              "so far (default: 0.5)")
     search.add_argument("--population", type=_POSITIVE, default=20, help="rea: population size (default: 20)")
@@ -629,6 +642,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exit_.code == 2:  # a bad option (e.g. --random 0): argparse has printed the message
             return 2
         raise  # --help, --version
+    from gnnnas.data.manifest import DataDirectoryError, describe_os_error
+    from gnnnas.data.paths import MissingDataError
+
     try:
         return args.func(args)
     except (ValueError, MissingDataError, ImportError, DataDirectoryError) as error:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ from gnnnas.nn.featurize import DenseGraphBatch, GraphFeaturizer
 from gnnnas.nn.losses import parse_loss_spec, ranking_loss
 from gnnnas.nn.model import RankingModel
 from gnnnas.nn.multitask import TASK_WEIGHTINGS, TaskWeighting
+from gnnnas.params import BOOL_PARAMS, NUMERIC_PARAMS, POSITIVE_INT, Range, check_num_threads
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 
@@ -30,72 +29,29 @@ __all__ = ["CheckpointError", "Predictor", "resolve_device"]
 _LABEL_TRANSFORMS = ("rank", "standard")
 
 
-@dataclass(frozen=True)
-class _Range:
-    """The allowed values of a numeric argument; ``str()`` says them in error messages."""
-
-    low: float
-    high: float = math.inf
-    bounds: str = "[)"  # whether low / high are allowed: "[]", "[)", "(]" or "()"
-    integer: bool = False
-    optional: bool = False  # None is allowed too
-
-    def __str__(self) -> str:
-        kind = "an integer" if self.integer else "a number"
-        if self.high < math.inf:
-            text = f"{kind} in {self.bounds[0]}{self.low}, {self.high}{self.bounds[1]}"
-        elif self.integer and self.low == 1:
-            text = "a positive integer"
-        else:
-            text = f"{kind if self.integer else 'a finite number'} {'>' if self.bounds[0] == '(' else '>='} {self.low}"
-        return text + (" or None" if self.optional else "")
-
-    def check(self, name: str, value: Any) -> None:
-        """``ValueError`` naming ``name`` unless ``value`` is in range (NaN, bools and strings never are)."""
-        if value is None and self.optional:
-            return
-        kind = numbers.Integral if self.integer else numbers.Real
-        inside = (
-            isinstance(value, kind)
-            and not isinstance(value, bool)
-            and (self.low < value if self.bounds[0] == "(" else self.low <= value)
-            and (value < self.high if self.bounds[1] == ")" else value <= self.high)
-        )
-        if not inside:
-            raise ValueError(f"{name} must be {self}, got {value!r}")
+_Range = Range  # the names the predictor's code and tests use
+_NUMERIC_PARAMS = NUMERIC_PARAMS
+_BOOL_PARAMS = BOOL_PARAMS
+_POSITIVE_INT = POSITIVE_INT
 
 
-_POSITIVE_INT = _Range(1, integer=True)
-#: Every numeric hyperparameter of :class:`Predictor` and its allowed values.
-_NUMERIC_PARAMS: dict[str, _Range] = {
-    "hidden_dim": _POSITIVE_INT,
-    "num_layers": _POSITIVE_INT,
-    "dropout": _Range(0, 1),
-    "epochs": _Range(1, integer=True, optional=True),
-    "batch_size": _POSITIVE_INT,
-    "lr": _Range(0, bounds="()"),
-    "weight_decay": _Range(0),
-    "n_members": _POSITIVE_INT,
-    "validation_fraction": _Range(0, 1),
-    "early_stopping_patience": _Range(1, integer=True, optional=True),
-    "hyper_width": _POSITIVE_INT,
-    "unlabelled_archs": _Range(0, integer=True),
-    "hyper_archs": _POSITIVE_INT,
-    "hyper_images": _POSITIVE_INT,
-    "hyper_every": _POSITIVE_INT,
-    "task_preference": _Range(0, bounds="()"),
-    "hyper_loss_weight": _Range(0),
-    "proxy_rank_weight": _Range(0),
-    "seed": _Range(0, 2**32 - 1, bounds="[]", integer=True, optional=True),
-    "num_threads": _Range(1, integer=True, optional=True),
-}
-_BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "contract_identities",
-                "bootstrap", "hypernetwork", "verbose")
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity mask where the OS has one, else ``os.cpu_count()``."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
 def cpu_threads(n: int | None, device: torch.device) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads on CPU, then restore the previous count."""
+    """Run the block with ``n`` torch intra-op threads on CPU, then restore the previous count.
+
+    ``n`` is a positive count, -1 for every CPU of :func:`available_cpus`, or None to leave
+    torch's setting alone; on other devices nothing is changed.
+    """
+    if n == -1:
+        n = available_cpus()
     if n is None or device.type != "cpu" or torch.get_num_threads() == n:
         yield
         return
@@ -319,7 +275,10 @@ class Predictor(BaseEstimator):
         if not isinstance(self.space, (str, SearchSpace)):
             raise ValueError(f"space must be a space name such as 'nb201' or a SearchSpace, got {self.space!r}")  # noqa: TRY004
         for name, allowed in _NUMERIC_PARAMS.items():
-            allowed.check(name, getattr(self, name))
+            if name == "num_threads":
+                check_num_threads(name, self.num_threads)
+            else:
+                allowed.check(name, getattr(self, name))
         for name in _BOOL_PARAMS:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")  # noqa: TRY004

@@ -44,7 +44,7 @@ ALLOWED = {
     "early_stopping_patience": lambda v: v is None or (_is_int(v) and v >= 1),
     "unlabelled_archs": lambda v: _is_int(v) and v >= 0,
     "seed": lambda v: v is None or (_is_int(v) and 0 <= v <= 2**32 - 1),
-    "num_threads": lambda v: v is None or (_is_int(v) and v >= 1),
+    "num_threads": lambda v: v is None or (_is_int(v) and (v >= 1 or v == -1)),  # -1: every CPU
     "dropout": lambda v: _is_real(v) and 0 <= v < 1,
     "validation_fraction": lambda v: _is_real(v) and 0 <= v < 1,
     "lr": lambda v: _is_real(v) and v > 0,

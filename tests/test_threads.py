@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import gnnnas
-from gnnnas.predictor import cpu_threads
+from gnnnas.predictor import available_cpus, cpu_threads
 
 
 def _archs(n=12):
@@ -51,8 +51,17 @@ def test_same_predictions_whatever_the_thread_count():
     np.testing.assert_allclose(one.predict(archs), two.predict(archs), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
 def test_bad_num_threads_is_named(bad):
     space, archs, y = _archs()
     with pytest.raises(ValueError, match="num_threads"):
         gnnnas.Predictor(space=space, epochs=1, num_threads=bad).fit(archs, y)
+
+
+def test_minus_one_means_every_cpu_of_the_process(monkeypatch):
+    monkeypatch.setattr("gnnnas.predictor.available_cpus", lambda: 3)
+    before = torch.get_num_threads()
+    with cpu_threads(-1, torch.device("cpu")):
+        assert torch.get_num_threads() == 3
+    assert torch.get_num_threads() == before
+    assert 1 <= available_cpus() <= (__import__("os").cpu_count() or 1)

@@ -1,0 +1,88 @@
+"""The allowed values of every numeric argument of :class:`gnnnas.Predictor`.
+
+Its own module, without torch, so that the command line can check its options (and answer
+``gnnnas --help``) without importing the predictor.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["BOOL_PARAMS", "NUMERIC_PARAMS", "Range", "check_num_threads"]
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric argument; ``str()`` says them in error messages."""
+
+    low: float
+    high: float = math.inf
+    bounds: str = "[)"  # whether low / high are allowed: "[]", "[)", "(]" or "()"
+    integer: bool = False
+    optional: bool = False  # None is allowed too
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if self.high < math.inf:
+            text = f"{kind} in {self.bounds[0]}{self.low}, {self.high}{self.bounds[1]}"
+        elif self.integer and self.low == 1:
+            text = "a positive integer"
+        else:
+            text = f"{kind if self.integer else 'a finite number'} {'>' if self.bounds[0] == '(' else '>='} {self.low}"
+        return text + (" or None" if self.optional else "")
+
+    def check(self, name: str, value: Any) -> None:
+        """``ValueError`` naming ``name`` unless ``value`` is in range (NaN, bools and strings never are)."""
+        if value is None and self.optional:
+            return
+        kind = numbers.Integral if self.integer else numbers.Real
+        inside = (
+            isinstance(value, kind)
+            and not isinstance(value, bool)
+            and (self.low < value if self.bounds[0] == "(" else self.low <= value)
+            and (value < self.high if self.bounds[1] == ")" else value <= self.high)
+        )
+        if not inside:
+            raise ValueError(f"{name} must be {self}, got {value!r}")
+
+
+POSITIVE_INT = Range(1, integer=True)
+#: Every numeric hyperparameter of :class:`gnnnas.Predictor` and its allowed values
+#: (``num_threads`` also takes -1, checked by :func:`check_num_threads`).
+NUMERIC_PARAMS: dict[str, Range] = {
+    "hidden_dim": POSITIVE_INT,
+    "num_layers": POSITIVE_INT,
+    "dropout": Range(0, 1),
+    "epochs": Range(1, integer=True, optional=True),
+    "batch_size": POSITIVE_INT,
+    "lr": Range(0, bounds="()"),
+    "weight_decay": Range(0),
+    "n_members": POSITIVE_INT,
+    "validation_fraction": Range(0, 1),
+    "early_stopping_patience": Range(1, integer=True, optional=True),
+    "hyper_width": POSITIVE_INT,
+    "unlabelled_archs": Range(0, integer=True),
+    "hyper_archs": POSITIVE_INT,
+    "hyper_images": POSITIVE_INT,
+    "hyper_every": POSITIVE_INT,
+    "task_preference": Range(0, bounds="()"),
+    "hyper_loss_weight": Range(0),
+    "proxy_rank_weight": Range(0),
+    "seed": Range(0, 2**32 - 1, bounds="[]", integer=True, optional=True),
+    "num_threads": Range(1, integer=True, optional=True),
+}
+BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "contract_identities",
+               "bootstrap", "hypernetwork", "verbose")
+
+
+def check_num_threads(name: str, value: Any) -> None:
+    """``ValueError`` naming ``name`` unless ``value`` is None, -1 (every CPU) or a positive integer."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value == -1:
+        return
+    try:
+        NUMERIC_PARAMS["num_threads"].check(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, -1 (every CPU) or None, got {value!r}") from None
