@@ -165,7 +165,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from gnnnas.predictor import Predictor
 
     space, archs, y = _training_data(args)
-    predictor = Predictor(space=space.name, seed=args.seed, verbose=True, **_predictor_params(args))
+    predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet, **_predictor_params(args))
     predictor.fit(archs, y)
     predictor.save(args.out)
     print(f"trained on {len(y)} {space.name} archs in {predictor.fit_seconds_:.1f} s -> {args.out}")
@@ -241,9 +241,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     else:
         evaluator = ZeroFinetuneEvaluator(space=space.name, proxy_data=args.proxy or "digits", width=args.width,
                                           steps=args.steps, metric=args.metric, seed=args.seed, device=args.device)
-        evaluator.fit()
+        evaluator.fit(progress=_progress(args))
         how = f"hypernetwork trained {args.steps} steps on {evaluator.pool_size} sampled archs in {evaluator.fit_seconds_:.0f} s"
-        scores = evaluator.score_archs(archs)
+        scores = evaluator.score_archs(archs, progress=_progress(args))
     seconds = time.perf_counter() - start
     rows = _write_scores(args.out, space, archs, scores)
     print(f"scored {len(rows)} archs with predicted weights, no finetuning ({how}); {seconds:.1f} s -> {args.out}")
@@ -257,7 +257,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from gnnnas import harness
+    from gnnnas import harness, progress
     from gnnnas.protocols import get_protocol
 
     protocol = get_protocol(args.protocol or args.space)
@@ -273,14 +273,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"{protocol.name}: {protocol.description}")
     print(f"{len(bench)} archs; seeds {seeds}; models {[m.name for m in models]}")
 
-    def show(r):
-        print(
+    def show(r):  # results on stdout; progress (elapsed, remaining) goes to stderr
+        progress.write(
             f"  {r.model:18s} N={r.train_size:<5d} seed={r.seed} tau={r.kendall_tau:.4f} "
-            f"(test {r.test_size}; fit {r.fit_seconds:.1f} s, predict {r.predict_seconds:.2f} s)",
-            flush=True,
+            f"(test {r.test_size}; fit {r.fit_seconds:.1f} s, predict {r.predict_seconds:.2f} s)"
         )
 
-    records = harness.run_protocol(protocol, models, seeds=seeds, train_sizes=sizes, bench=bench, on_record=show)
+    records = harness.run_protocol(protocol, models, seeds=seeds, train_sizes=sizes, bench=bench, on_record=show,
+                                   progress=_progress(args))
     print()
     print(harness.markdown_table(harness.summarise(records)))
     if args.json or args.out_dir:
@@ -325,14 +325,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     # sampling and mutation are used; otherwise the search stays on the table's archs
     covers_space = space.size is not None and len(oracle) >= space.size
     candidates = None if covers_space else oracle.archs
-    progress = _search_progress(args.budget)
-
-    def on_round(result):
-        if progress is not None:
-            progress.update(result.n_queries - progress.n)
-            progress.set_postfix(best=f"{result.best_value:.4g}")
-
-    common = {"rng": args.seed, "candidates": candidates, "on_round": on_round}
+    common = {"rng": args.seed, "candidates": candidates, "progress": _progress(args)}
     start = time.perf_counter()
     if args.method == "random":
         result = search.random_search(space, oracle, args.budget, **common)
@@ -350,8 +343,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
                                          kappa=args.kappa,
                                          predictor_factory=factory, **common)
     seconds = time.perf_counter() - start
-    if progress is not None:
-        progress.close()
     maximum = oracle.max_value
     to_max = result.queries_to(maximum)
     best = result.best_value
@@ -398,20 +389,23 @@ def _json_float(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _search_progress(total: int):
-    """A tqdm bar on stderr, one update per round, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm.auto import tqdm
+def _progress(args: argparse.Namespace) -> str:
+    """The ``progress=`` mode of a command: on stderr (a bar on a terminal, one line per step in a
+    log; see gnnnas.progress) unless ``--quiet``."""
+    return "quiet" if args.quiet else "auto"
 
-    return tqdm(total=total, desc="search", unit="query", file=sys.stderr, leave=False)
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress on stderr (by default: a bar on a terminal, one line per step "
+                        "otherwise, with elapsed and remaining time); results still go to stdout")
 
 
 def _cmd_data_convert(args: argparse.Namespace) -> int:
     from gnnnas.data.convert import convert
 
     result = convert(args.sources, args.space, data_dir=args.data_dir, dataset=args.dataset,
-                     check_crc=not args.no_crc)
+                     check_crc=not args.no_crc, progress=_progress(args))
     table = result.table
     print(f"converted {len(args.sources)} source(s) -> {result.path} ({len(table)} rows, "
           f"{len(table.columns)} columns, {result.seconds:.1f} s)")
@@ -470,7 +464,7 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
         return 0
     try:
         result = download_and_convert(args.name, args.data_dir, convert=not args.no_convert, url=args.url,
-                                      sha256=args.sha256, verify=not args.no_verify)
+                                      sha256=args.sha256, verify=not args.no_verify, progress=_progress(args))
     except DownloadError as error:  # the URL and the cause, or the checksum to accept
         print(f"gnnnas: error: {error}", file=sys.stderr)
         return 2
@@ -534,12 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_SEED, default=0)
     train.add_argument("--out", required=True, help="checkpoint path to write")
     _add_model_args(train)
+    _add_quiet(train)
     train.set_defaults(func=_cmd_train)
 
     predict = sub.add_parser("predict", help="score architectures with a checkpoint")
     predict.add_argument("checkpoint", help="file written by `gnnnas train` or Predictor.save")
     _add_data_args(predict)
     predict.add_argument("--out", required=True, help="output file: .csv or .json")
+    _add_quiet(predict)
     predict.set_defaults(func=_cmd_predict)
 
     bench = sub.add_parser("bench", help="Kendall tau of our predictor and the baselines under a protocol")
@@ -556,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
     bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
     bench.add_argument("--plot", default=None, help="write a PNG of tau vs labels here (needs matplotlib)")
+    _add_quiet(bench)
     bench.set_defaults(func=_cmd_bench)
 
     score = sub.add_parser(
@@ -575,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--seed", type=_SEED, default=0)
     score.add_argument("--device", default="auto")
     score.add_argument("--out", required=True, help="output file: .csv or .json")
+    _add_quiet(score)
     score.set_defaults(func=_cmd_score)
 
     data = sub.add_parser("data", help="convert official benchmark files; list and verify the data directory")
@@ -587,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas)")
     conv.add_argument("--dataset", default=None, help="NAS-Bench-Graph data set (default: from the file name)")
     conv.add_argument("--no-crc", action="store_true", help="skip TFRecord CRC checks (faster, less safe)")
+    _add_quiet(conv)
     conv.set_defaults(func=_cmd_data_convert)
     listing = data_sub.add_parser("list", help="which benchmark files are present, which missing, where to get them")
     listing.add_argument("--data-dir", default=None)
@@ -605,6 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "without a published one unless --no-verify")
     fetch.add_argument("--no-verify", action="store_true", help="accept the file whatever its SHA-256 (printed)")
     fetch.add_argument("--no-convert", action="store_true", help="download only; do not run `gnnnas data convert`")
+    _add_quiet(fetch)
     fetch.set_defaults(func=_cmd_data_download)
 
     search = sub.add_parser("search", help="query-budgeted search with the benchmark's labels as the oracle")
@@ -630,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rea: tournament size (default: 5)")
     search.add_argument("--json", default=None, help="write the queries and the report to this JSON file")
     _add_model_args(search)
+    _add_quiet(search)
     search.set_defaults(func=_cmd_search)
     return parser
 

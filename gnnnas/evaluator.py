@@ -20,6 +20,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from gnnnas.graph import ArchGraph
+from gnnnas.progress import Progress, ProgressMode
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 
@@ -86,8 +87,12 @@ class ZeroFinetuneEvaluator(BaseEstimator):
     def _graphs(self, archs: Sequence[Any], space: SearchSpace) -> list[ArchGraph]:
         return [space.check(a) if isinstance(a, ArchGraph) else space.parse(a) for a in archs]
 
-    def fit(self, archs: Sequence[Any] | None = None) -> ZeroFinetuneEvaluator:
-        """Train the hypernetwork on ``archs`` (default: ``pool_size`` samples of the space)."""
+    def fit(self, archs: Sequence[Any] | None = None, progress: ProgressMode = False) -> ZeroFinetuneEvaluator:
+        """Train the hypernetwork on ``archs`` (default: ``pool_size`` samples of the space).
+
+        ``progress`` (:mod:`gnnnas.progress`; default quiet): report the training steps with the
+        loss, elapsed and remaining time on stderr (one line per tenth of ``steps`` off a terminal).
+        """
         from gnnnas.data.proxy import load_proxy
         from gnnnas.nn.executors import get_executor
         from gnnnas.nn.featurize import GraphFeaturizer
@@ -130,20 +135,26 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=self.steps)
         self.loss_curve_ = []
         model.train()
-        for _ in range(self.steps):
-            loss = task.loss(model, device)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            self.loss_curve_.append(float(loss.detach()))
+        with Progress(self.steps, "pre-train hypernetwork", mode=progress, unit="step", line_every=0.1) as report:
+            for _ in range(self.steps):
+                loss = task.loss(model, device)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                self.loss_curve_.append(float(loss.detach()))
+                report.advance(status=f"loss {self.loss_curve_[-1]:.4f}")
         model.eval()
         self.model_ = model.cpu()
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def score_archs(self, archs: Sequence[Any]) -> np.ndarray:
-        """One zero-finetune score per architecture (higher is better)."""
+    def score_archs(self, archs: Sequence[Any], progress: ProgressMode = False) -> np.ndarray:
+        """One zero-finetune score per architecture (higher is better).
+
+        ``progress`` (:mod:`gnnnas.progress`; default quiet): report the architectures scored,
+        elapsed and remaining time on stderr (one line per tenth of them off a terminal).
+        """
         from gnnnas.nn.hypertask import proxy_scores
         from gnnnas.predictor import resolve_device
 
@@ -154,6 +165,8 @@ class ZeroFinetuneEvaluator(BaseEstimator):
             return np.zeros(0)
         device = resolve_device(self.device)
         batch = self.featurizer_.transform(graphs)
-        scores = proxy_scores(self.model_.to(device), batch, self.proxy_, device, metric=self.metric)
+        with Progress(len(graphs), "score", mode=progress, unit="arch", line_every=0.1) as report:
+            scores = proxy_scores(self.model_.to(device), batch, self.proxy_, device, metric=self.metric,
+                                  on_chunk=None if report.quiet else report.advance)
         self.model_.cpu()
         return scores

@@ -20,6 +20,7 @@ import numpy as np
 from gnnnas import metrics
 from gnnnas.data.benchmark import Benchmark
 from gnnnas.data.paths import atomic_write
+from gnnnas.progress import Progress, ProgressMode
 from gnnnas.protocols import Protocol
 
 __all__ = ["ModelSpec", "Record", "default_models", "markdown_table", "run_protocol", "summarise", "write_results"]
@@ -58,14 +59,29 @@ def run_protocol(
     bench: Benchmark | None = None,
     on_record: Callable[[Record], None] | None = None,
     skip: Callable[[str, int, int], bool] | None = None,
+    progress: ProgressMode = False,
 ) -> list[Record]:
     """Fit and score every model on every (train size, seed) split of ``protocol``.
 
     ``skip(model, train_size, seed)`` -> True leaves that run out (e.g. already measured).
+    ``progress``: report each (model, train size, seed) task as it ends - its Kendall tau,
+    the elapsed and the estimated remaining time - on stderr (:mod:`gnnnas.progress`; ``True``
+    / ``"auto"``: a bar on a terminal, one line per task otherwise; default: quiet).
     """
     bench = protocol.distinct(bench) if bench is not None else protocol.load(data_dir)
     truth = protocol.truth(bench)
     sizes = tuple(train_sizes) if train_sizes else protocol.resolve_sizes(len(bench))
+    seeds = list(seeds)
+    skipped = {(spec.name, size, seed) for size in sizes for seed in seeds for spec in models
+               if skip is not None and skip(spec.name, size, seed)}
+    tasks = len(sizes) * len(seeds) * len(models) - len(skipped)
+    with Progress(tasks, "bench", mode=progress, unit="task") as report:
+        return _run_tasks(protocol, models, seeds, sizes, bench, truth, on_record, skipped, report)
+
+
+def _run_tasks(protocol: Protocol, models: Sequence[ModelSpec], seeds: Sequence[int], sizes: Sequence[int],
+               bench: Benchmark, truth: np.ndarray, on_record: Callable[[Record], None] | None,
+               skipped: set[tuple[str, int, int]], report: Progress) -> list[Record]:
     records = []
     for size in sizes:
         for seed in seeds:
@@ -73,8 +89,9 @@ def run_protocol(
             train_archs = [bench.archs[i] for i in split.train]
             test_archs = [bench.archs[i] for i in split.test]
             for spec in models:
-                if skip is not None and skip(spec.name, size, seed):
+                if (spec.name, size, seed) in skipped:
                     continue
+                report.set_status(f"{spec.name} N={size} seed {seed}")
                 model = spec.factory(bench.space.name, seed)
                 start = time.perf_counter()
                 model.fit(train_archs, bench.y[split.train])
@@ -98,6 +115,7 @@ def run_protocol(
                 records.append(record)
                 if on_record is not None:
                     on_record(record)
+                report.advance(status=f"{spec.name} N={size} seed {seed} tau={record.kendall_tau:.3f}")
     return records
 
 

@@ -167,7 +167,8 @@ class Predictor(BaseEstimator):
             predicting 15,625 cells took about the same either way
             (``benchmarks/results/threads.md``). Not thread-safe: torch's setting is global.
         seed: makes fitting reproducible (identical predictions on CPU).
-        verbose: show a tqdm progress bar (only when writing to a terminal).
+        verbose: report the epochs of each fit on stderr (:mod:`gnnnas.progress`): a tqdm bar on
+            a terminal, one line per tenth of the epochs otherwise (logs, CI).
     """
 
     def __init__(
@@ -486,11 +487,8 @@ class Predictor(BaseEstimator):
                     history.append(record)
                     break
             history.append(record)
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(loss=f"{record['loss']:.4f}")
-        if progress is not None:
-            progress.close()
+            progress.advance(status=f"loss {record['loss']:.4f}")
+        progress.close()
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
@@ -611,8 +609,9 @@ def auto_epochs(n_train: int, batch_size: int, steps: int = 4000, lo: int = 100,
 
 
 def _progress(total: int, verbose: bool):
-    if not verbose or not sys.stderr.isatty():
-        return None
-    from tqdm.auto import tqdm
+    """Epochs of one fit on stderr when ``verbose`` (:mod:`gnnnas.progress` ``"auto"``: a bar on a
+    terminal, one line per tenth of the epochs otherwise); nothing when not."""
+    from gnnnas.progress import Progress
 
-    return tqdm(total=total, desc="fit", leave=False)
+    return Progress(total, "fit", mode="auto" if verbose else "quiet", stream=sys.stderr, unit="epoch",
+                    line_every=0.1)

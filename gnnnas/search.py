@@ -22,8 +22,11 @@ fixed-layout cells (NB201, DARTS) nearest means "fewest changed ops / inputs"; f
 node count varies (NB101) it is a positional heuristic. Without ``candidates`` the space's own
 ``sample`` and ``mutate`` are used, and the oracle must know every architecture of the space.
 
-Nothing here prints; ``on_round(result)`` is called with the queries so far after each round
-(every query for random search and evolution, every batch for predictor search).
+Nothing here prints unless asked: ``on_round(result)`` is called with the queries so far after
+each round (every query for random search and evolution, every batch for predictor search), and
+``progress`` (see :mod:`gnnnas.progress`; default quiet) reports queries, the best value so far,
+elapsed and remaining time on stderr - one line per round of predictor search, one per tenth of
+the budget for random search and evolution (their rounds are single, cheap queries).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import numpy as np
 from scipy import stats
 
 from gnnnas.graph import ArchGraph
+from gnnnas.progress import Progress, ProgressMode
 from gnnnas.spaces.base import SearchSpace, as_rng
 
 __all__ = [
@@ -192,7 +196,7 @@ class _Run:
     """Queried archs, the budget, and unseen proposals (from the space or the candidates)."""
 
     def __init__(self, space: SearchSpace, oracle: Oracle, budget: int, candidates, method: str,
-                 on_round: Callable[[SearchResult], None] | None) -> None:
+                 on_round: Callable[[SearchResult], None] | None, progress: ProgressMode = False) -> None:
         if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool) or budget < 0:
             raise ValueError(f"budget must be a non-negative integer, got {budget!r}")
         if not callable(oracle):
@@ -220,6 +224,9 @@ class _Run:
             self._position = unique
             self._cand_seen = np.zeros(len(unique), dtype=bool)
             self._tokens: np.ndarray | None = None
+        # made last: a bad argument above raises before anything is shown
+        self.progress = Progress(self.budget, f"search {method}", mode=progress, unit="query",
+                                 line_every=None if method == "predictor" else 0.1)
 
     # -------------------------------------------------------------- state
     def key(self, arch: ArchGraph) -> str:
@@ -255,6 +262,14 @@ class _Run:
     def report(self) -> None:
         if self.on_round is not None:
             self.on_round(self.result())
+        if not self.progress.quiet:
+            best = _nanmax(self.values)
+            self.progress.advance(len(self.archs) - self.progress.done, status=f"best {best:.4g}")
+
+    def finish(self) -> SearchResult:
+        """The result; the progress report is closed."""
+        self.progress.close()
+        return self.result()
 
     def ranked(self) -> list[int]:
         """Positions of the queried archs, best value first (NaN last; ties: earlier first)."""
@@ -382,18 +397,19 @@ def random_search(
     rng: np.random.Generator | int | None = None,
     candidates: Sequence[Any] | None = None,
     on_round: Callable[[SearchResult], None] | None = None,
+    progress: ProgressMode = False,
 ) -> SearchResult:
     """Query ``budget`` distinct architectures drawn uniformly (from the space or ``candidates``)."""
     space = _as_space(space)
     rng = as_rng(rng)
-    run = _Run(space, oracle, budget, candidates, "random", on_round)
+    run = _Run(space, oracle, budget, candidates, "random", on_round, progress)
     while run.remaining > 0:
         drawn = run.sample_unseen(rng)
         if not drawn:
             break
         run.query(drawn[0])
         run.report()
-    return run.result()
+    return run.finish()
 
 
 # ---------------------------------------------------------------------------- evolution
@@ -406,6 +422,7 @@ def regularized_evolution(
     sample: int = 5,
     candidates: Sequence[Any] | None = None,
     on_round: Callable[[SearchResult], None] | None = None,
+    progress: ProgressMode = False,
 ) -> SearchResult:
     """Regularized (aging) evolution, REA (Real et al., AAAI 2019).
 
@@ -419,7 +436,7 @@ def regularized_evolution(
     rng = as_rng(rng)
     population = _positive("population", population)
     sample = _positive("sample", sample)
-    run = _Run(space, oracle, budget, candidates, "rea", on_round)
+    run = _Run(space, oracle, budget, candidates, "rea", on_round, progress)
     members: deque[tuple[ArchGraph, float]] = deque()
     while run.remaining > 0 and len(members) < population:
         drawn = run.sample_unseen(rng)
@@ -437,7 +454,7 @@ def regularized_evolution(
         if len(members) > population:
             members.popleft()
         run.report()
-    return run.result()
+    return run.finish()
 
 
 # ---------------------------------------------------------------------------- predictor search
@@ -493,6 +510,7 @@ def predictor_search(
     parents: int = 10,
     local: float = 0.5,
     on_round: Callable[[SearchResult], None] | None = None,
+    progress: ProgressMode = False,
 ) -> SearchResult:
     """Predictor-guided search (BANANAS-style, with the GNN ensemble as the surrogate).
 
@@ -531,7 +549,7 @@ def predictor_search(
     if not (isinstance(kappa, (int, float, np.number)) and kappa >= 0):
         raise ValueError(f"kappa must be a non-negative number, got {kappa!r}")
     factory = predictor_factory or default_predictor_factory
-    run = _Run(space, oracle, budget, candidates, "predictor", on_round)
+    run = _Run(space, oracle, budget, candidates, "predictor", on_round, progress)
 
     for arch in run.sample_unseen(rng, min(initial, run.remaining)):
         run.query(arch)
@@ -567,7 +585,7 @@ def predictor_search(
                            "fit_seconds": fit_seconds, "fitted_on": len(finite) if model else 0,
                            "pool": len(proposals)})
         run.report()
-    return run.result()
+    return run.finish()
 
 
 def _nanmax(values: Sequence[float]) -> float:

@@ -187,12 +187,15 @@ def test_cli_search_on_nb201(nb201, tmp_path, capsys):
     assert main(args) == 0
     text = capsys.readouterr()
     assert "12 of 12 queries" in text.out and "best value found" in text.out and "benchmark maximum" in text.out
-    assert text.err == ""  # no progress bar when stderr is not a terminal
+    # stderr is not a terminal: one progress line per round (the first batch, then each round)
+    steps = [line.split("  ")[1] for line in text.err.splitlines() if line.startswith("search predictor  ")]
+    assert steps == ["4/12 (33%)", "8/12 (67%)", "12/12 (100%)"] and "queries" not in text.err
     payload = json.loads(out.read_text())
     assert payload["queries"] == 12 and len(set(payload["archs"])) == 12
     assert payload["best_value"] == max(payload["values"]) and payload["benchmark_max"] > 94
-    assert main(["search", "--data-dir", str(root), "--budget", "30", "--method", "rea"]) == 0
-    assert "30 of 30 queries" in capsys.readouterr().out
+    assert main(["search", "--data-dir", str(root), "--budget", "30", "--method", "rea", "--quiet"]) == 0
+    text = capsys.readouterr()
+    assert "30 of 30 queries" in text.out and text.err == ""
 
 
 def test_cli_search_on_a_csv_table(tmp_path, capsys):

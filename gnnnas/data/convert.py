@@ -24,6 +24,7 @@ from gnnnas.data.manifest import MANIFEST_NAME, file_sha256, read_manifest, repl
 from gnnnas.data.paths import CONVERTED, converted_relative, resolve_data_dir
 from gnnnas.data.table import Table, write_table
 from gnnnas.files import is_inside
+from gnnnas.progress import Progress, ProgressMode
 
 __all__ = [
     "CONVERTED",
@@ -54,20 +55,20 @@ def converted_path(space: str, data_dir: str | os.PathLike | None = None, datase
     return resolve_data_dir(data_dir) / converted_relative(space, dataset)
 
 
-def _read(sources: Sequence[Path], space: str, dataset: str | None, check_crc: bool) -> Table:
+def _read(sources: Sequence[Path], space: str, dataset: str | None, check_crc: bool, progress: Progress) -> Table:
     if space == "nasbench_graph":
         from gnnnas.data.formats.nasbench_graph import read_nasbench_graph
 
-        return read_nasbench_graph(sources, dataset=dataset)
+        return read_nasbench_graph(sources, dataset=dataset, progress=progress)
     if len(sources) != 1:
         raise ValueError(f"{space}: convert one source at a time (got {len(sources)})")
     if space == "nb201":
         from gnnnas.data.formats.nb201 import read_nb201
 
-        return read_nb201(sources[0])
+        return read_nb201(sources[0], progress=progress)
     from gnnnas.data.formats.nb101 import read_nb101
 
-    return read_nb101(sources[0], check_crc=check_crc)
+    return read_nb101(sources[0], check_crc=check_crc, progress=progress)
 
 
 def convert(
@@ -76,6 +77,7 @@ def convert(
     data_dir: str | os.PathLike | None = None,
     dataset: str | None = None,
     check_crc: bool = True,
+    progress: ProgressMode = False,
 ) -> ConvertResult:
     """Convert official file(s) of ``space`` into the data directory's compact table.
 
@@ -89,6 +91,10 @@ def convert(
     (unknown space or data set, a manifest that is not one) and
     :class:`~gnnnas.data.manifest.DataDirectoryError` (cannot write: names the path and the
     cause). After any of them the data directory is as it was.
+
+    ``progress`` (:mod:`gnnnas.progress`; default quiet): report the reading on stderr - bytes of
+    an NB101 TFRecord, architectures of an NB201 source, files of NAS-Bench-Graph - with elapsed
+    and remaining time, one line per tenth of the source when not on a terminal.
     """
     start = time.perf_counter()
     if space not in CONVERTED:
@@ -96,7 +102,8 @@ def convert(
     if dataset is not None:
         _check_dataset(space, dataset)
     paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
-    table = _read(paths, space, dataset, check_crc)  # raises before anything is written
+    with Progress(None, f"convert {space}", mode=progress, unit="record", line_every=0.1) as report:
+        table = _read(paths, space, dataset, check_crc, report)  # raises before anything is written
     if space == "nasbench_graph":
         dataset = table.meta.get("dataset", dataset)
         _check_dataset(space, dataset)

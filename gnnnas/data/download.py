@@ -43,6 +43,7 @@ from typing import Any, BinaryIO
 from gnnnas.data.manifest import DataDirectoryError, describe_os_error, refuse_unsafe_lock
 from gnnnas.data.paths import resolve_data_dir
 from gnnnas.files import atomic_write, fsync_directory, is_inside, remove_stale_temporaries, temporary_path
+from gnnnas.progress import Progress, ProgressMode
 
 __all__ = [
     "DOWNLOADS",
@@ -245,17 +246,21 @@ def _discard(*paths: Path) -> None:
             path.unlink()
 
 
-def _progress_bar(total: int | None, initial: int, desc: str, show: bool | None):
-    """A tqdm bar on stderr (bytes), only when asked or when stderr is a terminal."""
-    if show is False or (show is None and not sys.stderr.isatty()):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                file=sys.stderr, leave=False)
+def _progress_mode(show: ProgressMode) -> ProgressMode:
+    """``None`` (the default): a bar when stderr is a terminal, nothing otherwise; else a mode of
+    :mod:`gnnnas.progress` (``True``: a bar on a terminal, one line per 5 % otherwise)."""
+    if show is None:
+        return "bar" if sys.stderr.isatty() else "quiet"
+    return show
 
 
-def fetch(url: str, destination: str | os.PathLike, *, progress: bool | None = None,
+def _progress_bar(total: int | None, initial: int, desc: str, show: ProgressMode) -> Progress:
+    """Bytes fetched, on stderr (see :func:`_progress_mode`)."""
+    return Progress(total, desc, mode=_progress_mode(show), stream=sys.stderr, unit="B", line_every=0.05,
+                    initial=initial)
+
+
+def fetch(url: str, destination: str | os.PathLike, *, progress: ProgressMode = None,
           timeout: float = TIMEOUT, chunk: int = CHUNK,
           opener: Callable[..., Any] = urllib.request.urlopen) -> tuple[str, int, int]:
     """Stream ``url`` into ``destination + '.part'``, resuming an earlier ``.part`` if possible.
@@ -307,7 +312,7 @@ def _request(url: str, offset: int, state: dict[str, Any]) -> urllib.request.Req
 
 
 def _fetch_once(url: str, part: Path, state_path: Path, state: dict[str, Any], offset: int,
-                progress: bool | None, timeout: float, chunk: int, opener: Callable[..., Any]) -> tuple[str, int, int]:
+                progress: ProgressMode, timeout: float, chunk: int, opener: Callable[..., Any]) -> tuple[str, int, int]:
     try:
         response = opener(_request(url, offset, state), timeout=timeout)
     except urllib.error.HTTPError as error:
@@ -377,7 +382,7 @@ def _hash_file(path: Path) -> str:
 
 
 def _copy(response: Any, handle: BinaryIO, digest: Any, url: str, part: Path, length: int | None,
-          total: int | None, offset: int, progress: bool | None, chunk: int) -> int:
+          total: int | None, offset: int, progress: ProgressMode, chunk: int) -> int:
     """Body -> ``handle`` (fsynced), hashing as it goes; returns the bytes written."""
     bar = _progress_bar(total, offset, part.name[: -len(".part")], progress)
     fetched = 0
@@ -396,16 +401,14 @@ def _copy(response: Any, handle: BinaryIO, digest: Any, url: str, part: Path, le
                 raise DataDirectoryError(f"cannot write {describe_os_error(error, part)}") from None
             digest.update(block)
             fetched += len(block)
-            if bar is not None:
-                bar.update(len(block))
+            bar.advance(len(block))
         try:
             handle.flush()
             os.fsync(handle.fileno())
         except OSError as error:
             raise DataDirectoryError(f"cannot write {describe_os_error(error, part)}") from None
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     expected = length if length is not None else (total - offset if total is not None else None)
     if expected is not None and fetched != expected:
         raise DownloadError(f"{url}: connection closed after {offset + fetched} of {offset + expected} bytes "
@@ -534,12 +537,15 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
 
 
 def download(name: str, data_dir: str | os.PathLike | None = None, *, url: str | None = None,
-             sha256: str | None = None, verify: bool = True, progress: bool | None = None,
+             sha256: str | None = None, verify: bool = True, progress: ProgressMode = None,
              timeout: float = TIMEOUT) -> DownloadResult:
     """Download ``REGISTRY[name]`` into ``<data dir>/downloads/``, check it, unpack archives.
 
     ``url`` replaces the registry's (a mirror); ``sha256`` replaces its checksum (64 hex
     digits); ``verify=False`` accepts the file whatever its SHA-256 (printed by the caller).
+    ``progress``: the bytes fetched on stderr - ``None`` (default) a bar on a terminal and
+    nothing otherwise, else a :mod:`gnnnas.progress` mode (``True``: one line per 5 % off a
+    terminal; ``False``: nothing).
     A file already in ``downloads/`` (an earlier download, or one put there by hand) is
     checked and reused without a request; if its SHA-256 is wrong it is reported, not deleted.
 
@@ -646,12 +652,14 @@ def download_and_convert(name: str, data_dir: str | os.PathLike | None = None, *
 
     NAS-Bench-Graph: one table per data set found in the archive. Raises what :func:`download`
     and :func:`~gnnnas.data.convert.convert` raise; the downloaded file stays in place if the
-    conversion fails (it was checked), so a second call only converts.
+    conversion fails (it was checked), so a second call only converts. ``progress`` (in
+    ``kwargs``, as :func:`download`) reports the conversion too.
     """
     result = download(name, data_dir, **kwargs)
     if convert:
         from gnnnas.data.convert import convert as convert_table
 
+        mode = _progress_mode(kwargs.get("progress"))
         for sources in _sources(result):
-            result.converted.append(convert_table(sources, result.remote.space, data_dir=data_dir))
+            result.converted.append(convert_table(sources, result.remote.space, data_dir=data_dir, progress=mode))
     return result

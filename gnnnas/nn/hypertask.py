@@ -8,6 +8,9 @@ held-out images, with no finetuning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -57,11 +60,13 @@ class HyperTask:
 
 @torch.no_grad()
 def proxy_scores(model, batch: DenseGraphBatch, proxy: ProxyImages, device: torch.device,
-                 metric: str = "accuracy", archs_per_chunk: int = 64, images_per_chunk: int = 256) -> np.ndarray:
+                 metric: str = "accuracy", archs_per_chunk: int = 64, images_per_chunk: int = 256,
+                 on_chunk: Callable[[int], Any] | None = None) -> np.ndarray:
     """Held-out proxy accuracy (or negative cross-entropy) of every architecture's generated network.
 
     Batch-norm statistics come from each image chunk; chunks of 256 held-out images keep them
-    stable. Higher is better for both metrics.
+    stable. Higher is better for both metrics. ``on_chunk(n)`` is called after each chunk of
+    ``n`` architectures is scored (for progress reports).
     """
     if metric not in ("accuracy", "loss"):
         raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
@@ -83,4 +88,6 @@ def proxy_scores(model, batch: DenseGraphBatch, proxy: ProxyImages, device: torc
                 ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.repeat(len(sub)), reduction="none")
                 total -= ce.view(len(sub), -1).sum(1)
         out[a : a + len(sub)] = (total / n_img).cpu().numpy()
+        if on_chunk is not None:
+            on_chunk(len(sub))
     return out

@@ -182,15 +182,20 @@ def test_interrupted_download_resumes_with_range(server, monkeypatch, tmp_path, 
     cut = len(nb101_bytes) // 2
     server.mode[path] = f"cut:{cut}"
     assert main(["data", "download", "nb101_only108", "--data-dir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and server.url(path) in err and "truncated" in err and "resume" in err
+    *steps, err = capsys.readouterr().err.strip().splitlines()  # progress lines (not a terminal), then the error
+    assert steps and all(line.startswith("nasbench_only108.tfrecord  ") for line in steps)
+    assert err.startswith("gnnnas: error: ") and server.url(path) in err and "truncated" in err and "resume" in err
     part = tmp_path / "downloads" / "nasbench_only108.tfrecord.part"
     assert part.read_bytes() == nb101_bytes[:cut]
     assert not (tmp_path / "nb101").exists()  # nothing converted from half a file
 
     server.mode[path] = "ok"
     assert main(["data", "download", "nb101_only108", "--data-dir", str(tmp_path)]) == 0
-    assert "resumed at" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "resumed at" in captured.out
+    size = f"{len(nb101_bytes) / 1e3:.1f}"
+    assert f"nasbench_only108.tfrecord  {size}/{size} kB (100%)" in captured.err  # counted from the resume point
+    assert "convert nb101  " in captured.err
     assert server.requests[-1]["range"] == f"bytes={cut}-" and server.requests[-1]["if_range"] == '"v1"'
     assert (tmp_path / "downloads" / "nasbench_only108.tfrecord").read_bytes() == nb101_bytes
     assert _leftovers(tmp_path) == ["nasbench_only108.tfrecord"]

@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from gnnnas.data.formats.errors import FormatError
 from gnnnas.data.formats.safe_pickle import load_pickle
 from gnnnas.data.table import Table
 from gnnnas.spaces.nasbench_graph import NASBenchGraphSpace
+
+if TYPE_CHECKING:
+    from gnnnas.progress import Progress
 
 __all__ = ["read_nasbench_graph"]
 
@@ -137,11 +140,12 @@ def dataset_of(path: str | os.PathLike) -> str:
 
 
 def read_nasbench_graph(sources: str | os.PathLike | Sequence[str | os.PathLike],
-                        dataset: str | None = None) -> Table:
+                        dataset: str | None = None, progress: Progress | None = None) -> Table:
     """Read one light file, or the seed files of one data set (full layout), into a table.
 
     Raises :class:`FormatError`, naming the record, for a file out of layout or a key that is not
     one of the space's (e.g. a float such as 1.2); ``ValueError`` for files of several data sets.
+    ``progress`` (a :class:`gnnnas.progress.Progress`) is told each file loaded (the long part).
     """
     paths = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
     if not paths:
@@ -154,7 +158,13 @@ def read_nasbench_graph(sources: str | os.PathLike | Sequence[str | os.PathLike]
         if len(names) > 1:
             raise ValueError(f"files of several data sets {sorted(names)}; convert one data set at a time")
         dataset = names.pop()
-    datas = [_load_dict(p) for p in paths]
+    if progress is not None:
+        progress.set_total(len(paths), unit="file")
+    datas = []
+    for path in paths:
+        datas.append(_load_dict(path))
+        if progress is not None:
+            progress.advance(status=path.name)
     first = next(iter(datas[0].values()))
     if isinstance(first, Mapping) and "dur" in first:
         return _full(paths, datas, dataset)

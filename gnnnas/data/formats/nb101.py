@@ -32,7 +32,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,12 @@ from gnnnas.data.formats.safe_pickle import load_pickle
 from gnnnas.data.formats.tfrecord import iter_records
 from gnnnas.data.table import Table
 from gnnnas.spaces.nb101 import validate_spec
+
+if TYPE_CHECKING:
+    from gnnnas.progress import Progress
+
+#: Records read between two progress updates (an update per record would cost more than it tells).
+_PROGRESS_EVERY = 4096
 
 __all__ = ["NB101_BUDGETS", "NB101_OP_CODES", "Nb101Accumulator", "parse_record", "read_nb101"]
 
@@ -162,11 +168,20 @@ def parse_record(data: bytes, where: str, path=None) -> tuple[str, int, np.ndarr
     return str(module_hash), int(budget), matrix, ops, final, math.nan if params is None else float(params)
 
 
-def _from_tfrecord(path: Path, check_crc: bool) -> Table:
+def _from_tfrecord(path: Path, check_crc: bool, progress: Progress | None = None) -> Table:
     acc = Nb101Accumulator()
+    if progress is not None:
+        progress.set_total(path.stat().st_size, unit="B")
+    pending = 0  # bytes read since the last progress update
     for index, data in enumerate(iter_records(path, check_crc=check_crc)):
         where = f"record {index}"
         acc.add(*parse_record(data, where, path), where=where, path=path)
+        pending += len(data) + 16  # 8-byte length, two 4-byte CRCs
+        if progress is not None and index % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
+            progress.advance(pending, status=f"{len(acc.rows)} cells")
+            pending = 0
+    if progress is not None and pending:
+        progress.advance(pending, status=f"{len(acc.rows)} cells")
     return acc.table(str(path), "nb101-tfrecord")
 
 
@@ -180,12 +195,16 @@ def _split_entry(entry: Any) -> tuple[Mapping, Mapping]:
     raise TypeError("entry is neither (fixed, computed) nor a dict")
 
 
-def _from_pickle(path: Path) -> Table:
+def _from_pickle(path: Path, progress: Progress | None = None) -> Table:
     data = load_pickle(path)
     if not isinstance(data, Mapping) or not data:
         raise FormatError(path, "not a dict of module hash -> metrics")
     acc = Nb101Accumulator()
+    if progress is not None:
+        progress.set_total(len(data), unit="cell")
     for index, (module_hash, entry) in enumerate(data.items()):
+        if progress is not None and index and index % _PROGRESS_EVERY == 0:
+            progress.advance(_PROGRESS_EVERY)
         where = f"entry {index} ({module_hash})"
         try:
             fixed, computed = _split_entry(entry)
@@ -206,6 +225,8 @@ def _from_pickle(path: Path) -> Table:
         except (KeyError, TypeError, ValueError) as err:
             raise FormatError(path, f"{where}: expected NASBench.get_metrics_from_hash layout "
                               f"(fixed stats, {{epochs: [repeat metrics]}}): {type(err).__name__} {err}") from None
+    if progress is not None:
+        progress.advance(len(data) - progress.done)
     return acc.table(str(path), "nb101-pickle")
 
 
@@ -213,18 +234,20 @@ def _is_tfrecord(path: Path) -> bool:
     return path.suffix == ".tfrecord" or "tfrecord" in path.name
 
 
-def read_nb101(source: str | os.PathLike, check_crc: bool = True) -> Table:
+def read_nb101(source: str | os.PathLike, check_crc: bool = True, progress: Progress | None = None) -> Table:
     """Read ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord`` (streamed) or a
     ``get_metrics_from_hash``-style pickle (hash -> (fixed, computed)) into a table.
 
     Raises :class:`FormatError`, naming the record, for a truncated or corrupted file, a record
     out of layout, or a cell that is not a valid NB101 spec (cycle, self-loop, ops not
     ``input`` ... ``output``, too many vertices or edges, input not reaching the output).
+    ``progress`` (a :class:`gnnnas.progress.Progress`) is told the bytes read (TFRecord) or the
+    cells folded (pickle).
     """
     source = Path(source)
     if not source.is_file():
         raise FormatError(source, "no such file")
     if _is_tfrecord(source):
-        return _from_tfrecord(source, check_crc)
-    return _from_pickle(source)
+        return _from_tfrecord(source, check_crc, progress)
+    return _from_pickle(source, progress)
 

@@ -47,7 +47,7 @@ import os
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +55,9 @@ from gnnnas.data.formats.errors import FormatError
 from gnnnas.data.formats.safe_pickle import load_pickle
 from gnnnas.data.table import Table
 from gnnnas.spaces.nb201 import NB201Space
+
+if TYPE_CHECKING:
+    from gnnnas.progress import Progress
 
 __all__ = ["NB201_COLUMNS", "CostWarning", "iter_nats_dir", "read_nb201", "rows_from_arch_results"]
 
@@ -235,7 +238,7 @@ def _check_archs(meta_archs: Any, path, what: str = "meta_archs") -> list[str]:
     return out
 
 
-def _from_benchmark_dict(data: Any, path) -> Table:
+def _from_benchmark_dict(data: Any, path, progress: Progress | None = None) -> Table:
     if not isinstance(data, Mapping) or not {"meta_archs", "arch2infos"} <= set(data):
         raise FormatError(path, "not a NAS-Bench-201/NATS-Bench benchmark dict (needs meta_archs and "
                           "arch2infos); for NASLib pickles the keys are architecture strings")
@@ -247,7 +250,11 @@ def _from_benchmark_dict(data: Any, path) -> Table:
     for idx in infos:
         if not isinstance(idx, int) or not 0 <= idx < len(meta_archs):
             raise FormatError(path, f"arch2infos key {idx!r:.40} is not an index into meta_archs")
+    if progress is not None:
+        progress.set_total(len(infos), unit="arch")
     for idx in sorted(infos):
+        if progress is not None and rows and len(rows) % 1000 == 0:
+            progress.advance(1000)
         if not isinstance(infos[idx], Mapping):
             raise FormatError(path, f"arch2infos[{idx}] is not a dict", record=idx)
         rows.append(rows_from_arch_results(infos[idx], f"architecture {idx}", path, meta_archs[idx]))
@@ -255,6 +262,8 @@ def _from_benchmark_dict(data: Any, path) -> Table:
         archs.append(meta_archs[idx])
     if not rows:
         raise FormatError(path, "no evaluated architectures")
+    if progress is not None:
+        progress.advance(len(rows) - progress.done)
     return _table(index, archs, rows, str(path), "nb201-pth")
 
 
@@ -265,11 +274,13 @@ def _arch_file(directory: Path, idx: int) -> Path | None:
     return None
 
 
-def iter_nats_dir(directory: str | os.PathLike) -> Iterator[tuple[int, str, dict[str, float]]]:
+def iter_nats_dir(directory: str | os.PathLike,
+                  progress: Progress | None = None) -> Iterator[tuple[int, str, dict[str, float]]]:
     """Stream ``(index, arch string, columns)`` from a NATS ``-simple`` directory, one file at a time.
 
     Raises :class:`FormatError` for missing or bad files and for architecture strings the space
     rejects or lists twice (all checked before the first row); warns as :func:`rows_from_arch_results`.
+    ``progress`` (a :class:`gnnnas.progress.Progress`) is told each architecture file read.
     """
     directory = Path(directory)
     meta_path = next((directory / n for n in ("meta.pickle.pbz2", "meta.pickle") if (directory / n).is_file()), None)
@@ -284,16 +295,20 @@ def iter_nats_dir(directory: str | os.PathLike) -> Iterator[tuple[int, str, dict
     if missing:
         raise FormatError(directory, f"{len(missing)} of {len(meta_archs)} architecture files are missing "
                           f"(e.g. {missing[0]:06d}.pickle.pbz2): incomplete download or extraction")
+    if progress is not None:
+        progress.set_total(len(files), unit="arch")
     for idx, file in enumerate(files):
         data = load_pickle(file)
         if not isinstance(data, Mapping):
             raise FormatError(file, "architecture file is not a dict of hp -> ArchResults", record=idx)
         yield idx, meta_archs[idx], rows_from_arch_results(data, f"architecture {idx}", file, meta_archs[idx])
+        if progress is not None:
+            progress.advance()
 
 
-def _from_nats_dir(directory: Path) -> Table:
+def _from_nats_dir(directory: Path, progress: Progress | None = None) -> Table:
     index, archs, rows = [], [], []
-    for idx, arch, row in iter_nats_dir(directory):
+    for idx, arch, row in iter_nats_dir(directory, progress):
         index.append(idx)
         archs.append(arch)
         rows.append(row)
@@ -307,10 +322,14 @@ def _scalar(value: Any) -> float:
         return math.nan
 
 
-def _from_naslib(data: Mapping, path) -> Table:
+def _from_naslib(data: Mapping, path, progress: Progress | None = None) -> Table:
     archs = _check_archs(list(data), path, "key")
     rows = []
+    if progress is not None:
+        progress.set_total(len(archs), unit="arch")
     for record, (arch, by_dataset) in enumerate(zip(archs, data.values())):
+        if progress is not None and record and record % 1000 == 0:
+            progress.advance(1000)
         if not isinstance(by_dataset, Mapping):
             raise FormatError(path, f"{arch} does not map to data sets", record=record)
         exact = _exact_params(arch)
@@ -341,25 +360,28 @@ def _from_naslib(data: Mapping, path) -> Table:
         rows.append(row)
     if not rows:
         raise FormatError(path, "no architectures")
+    if progress is not None:
+        progress.advance(len(rows) - progress.done)
     return _table([-1] * len(rows), archs, rows, str(path), "naslib-nb201-pickle")
 
 
-def read_nb201(source: str | os.PathLike) -> Table:
+def read_nb201(source: str | os.PathLike, progress: Progress | None = None) -> Table:
     """Read any supported NB201 file or NATS ``-simple`` directory into a table.
 
     The whole source is read before anything is returned, so a bad file - truncated, out of
     layout, or with architecture strings the space rejects or lists twice - raises
     :class:`FormatError` and leaves nothing behind. Cost records that disagree with the exact
-    parameter count give a :class:`CostWarning` (module docstring).
+    parameter count give a :class:`CostWarning` (module docstring). ``progress`` (a
+    :class:`gnnnas.progress.Progress`) is told the architectures read, once the file is loaded.
     """
     source = Path(source)
     if source.is_dir():
-        return _from_nats_dir(source)
+        return _from_nats_dir(source, progress)
     if not source.is_file():
         raise FormatError(source, "no such file or directory")
     data = load_pickle(source)
     if isinstance(data, Mapping) and "arch2infos" in data:
-        return _from_benchmark_dict(data, source)
+        return _from_benchmark_dict(data, source, progress)
     if isinstance(data, Mapping) and data and all(isinstance(k, str) and k.startswith("|") for k in data):
-        return _from_naslib(data, source)
+        return _from_naslib(data, source, progress)
     return _from_benchmark_dict(data, source)  # raises with the layout it expected
