@@ -1,8 +1,9 @@
 """Shared fixtures: where the benchmark data lives, and how its absence is handled.
 
 Data comes from ``$GNNNAS_DATA``, else ``../shared/data`` beside the repository. A test that
-needs a missing file is skipped with the reason, except under ``CI=true``, where missing data
-is a failure (CI must run every test).
+needs a missing file, or an optional package that is not installed, is skipped with the reason
+(where the file was looked for; the command that installs the package), except under
+``CI=true``, where either is a failure (CI must run every test).
 """
 
 from __future__ import annotations
@@ -24,27 +25,60 @@ def _data_root() -> Path:
     return Path(_DATA_ENV) if _DATA_ENV else REPO.parent / "shared" / "data"
 
 
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing_data_message(root: Path, missing: list[str], env: str | None) -> str:
+    """Why a test cannot run: the files missing, and where they were looked for.
+
+    ``env`` is ``$GNNNAS_DATA`` as given (``None`` when unset): when it is set, the message says
+    the files are missing *in* that directory (setting the variable again would not help);
+    only when it is unset does it say to set it.
+    """
+    if env:
+        where = f"not found in GNNNAS_DATA={env}"
+        fix = "put them there (docs/data.md: gnnnas data download / convert) or point GNNNAS_DATA elsewhere"
+    else:
+        where = f"not found in {root} (the default beside the repository; GNNNAS_DATA is not set)"
+        fix = "set GNNNAS_DATA to the directory that holds them (docs/data.md)"
+    return f"benchmark data missing: {', '.join(missing)} {where}; {fix}"
+
+
 def need_data(*relative: str) -> Path:
     """The data root if all ``relative`` files exist; otherwise skip (or fail under CI)."""
     root = _data_root()
     missing = [r for r in relative if not (root / r).is_file()]
     if missing:
-        message = f"benchmark data missing in {root}: {missing} (set GNNNAS_DATA)"
-        if os.environ.get("CI", "").lower() == "true":
+        message = missing_data_message(root, missing, _DATA_ENV)
+        if _under_ci():
             pytest.fail(message)
         pytest.skip(message)
     return root
 
 
-def need_module(name: str, install: str):
-    """Import an optional package, or skip (fail under ``CI=true``, where every test must run)."""
+#: The install command for each optional package the tests import (module -> command).
+INSTALL = {
+    "nni": 'pip install "gnnnas[nni]"',
+    "archai": 'pip install "gnnnas[archai]"',
+    "nas_bench_graph": 'pip install "gnnnas[graph]" (also in gnnnas[test])',
+    "PIL": 'pip install pillow (in gnnnas[test])',
+    "matplotlib": 'pip install "gnnnas[plots]"',
+}
+
+
+def need_module(name: str, install: str | None = None):
+    """Import an optional package, or skip with the command that installs it (fail under
+    ``CI=true``, where every test must run). ``install`` defaults to :data:`INSTALL`'s entry."""
     import importlib
 
     try:
         return importlib.import_module(name)
     except ImportError as err:
+        if install is None:
+            install = INSTALL.get(name.split(".")[0], f"pip install {name.split('.')[0]}")
         message = f"{name} is not installed ({err}); {install}"
-        if os.environ.get("CI", "").lower() == "true":
+        if _under_ci():
             pytest.fail(message)
         pytest.skip(message)
 
