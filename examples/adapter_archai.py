@@ -3,7 +3,8 @@
 Archai's Bayesian searchers (e.g. MO-BANANAS) give the surrogate the arrays that the search
 space's ``encode(model)`` returns. Here the rows come from :class:`gnnnas.adapters.ArrayEncoding`
 (lossless: each row decodes to the exact graph), for ``--n-train`` labelled NB201 cells of
-``$GNNNAS_DATA``, with two targets as in a multi-objective search: accuracy and the number of
+``gnnnas.load_benchmark("nb201")`` (the table shipped with gnnnas, or ``$GNNNAS_DATA`` when
+set), with two targets as in a multi-objective search: accuracy and the number of
 parameters (in millions). The surrogate predicts ``--n-test`` other cells; the example prints
 Kendall tau per target, the mean predicted variance, and picks a candidate by one Thompson-style
 draw from the predicted mean and variance, as MO-BANANAS does.
@@ -12,9 +13,13 @@ In an Archai search space, return ``encoding.encode([arch])[0]`` from ``encode(m
 ``ArchaiPredictor(encoding=encoding)`` as the surrogate. Works with or without Archai installed
 (``pip install 'gnnnas[archai]'``).
 
+Needs: the default install (``pip install gnnnas``); with ``gnnnas[archai]`` the surrogate is a
+subclass of Archai's own ``Predictor``, without it a stand-in with the same interface; no data
+directory. About 25 s CPU (three bagged members per target).
+
 Run::
 
-    python examples/adapter_archai.py   # a few seconds on CPU
+    python examples/adapter_archai.py
 """
 
 from __future__ import annotations

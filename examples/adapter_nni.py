@@ -1,7 +1,7 @@
 """gnnnas inside NNI: an NNI strategy searches NAS-Bench-201, a fitted predictor scores every model.
 
-The example fits ``gnnnas.Predictor`` on ``--n-train`` labelled NB201 cells of ``$GNNNAS_DATA``,
-writes NB201 as an NNI search space (six ``Categorical`` ops labelled ``i_j``, the labels of NNI's
+The example fits ``gnnnas.Predictor`` on ``--n-train`` labelled NB201 cells (the table
+shipped with gnnnas, or ``$GNNNAS_DATA`` when set), writes NB201 as an NNI search space (six ``Categorical`` ops labelled ``i_j``, the labels of NNI's
 ``NasBench201Benchmark``), and runs NNI's ``RegularizedEvolution`` strategy in process
 (``SequentialExecutionEngine``) with :class:`gnnnas.adapters.PredictorEvaluator` as the
 evaluator: each sampled model is scored by the predictor (reported with
@@ -9,12 +9,14 @@ evaluator: each sampled model is scored by the predictor (reported with
 true accuracy, and ranks a batch of random NNI samples with :func:`gnnnas.adapters.rank_candidates`.
 
 For a real network space, give ``PredictorEvaluator`` a ``to_arch`` that turns the sampled model
-(NNI's ``ExecutableModelSpace``; its ``.sample`` dict) into a gnnnas architecture. Needs NNI 3
-(``pip install 'gnnnas[nni]'``).
+(NNI's ``ExecutableModelSpace``; its ``.sample`` dict) into a gnnnas architecture.
+
+Needs: NNI 3 (``pip install "gnnnas[nni]"``; without it the example stops with that command);
+no data directory. About 12 s CPU.
 
 Run::
 
-    python examples/adapter_nni.py   # a few seconds on CPU
+    python examples/adapter_nni.py
 """
 
 from __future__ import annotations

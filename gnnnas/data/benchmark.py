@@ -60,6 +60,22 @@ class Benchmark:
     def __len__(self) -> int:
         return len(self.archs)
 
+    def column(self, name: str, default: float = np.nan) -> np.ndarray:
+        """The per-row column ``name``: ``y`` for the benchmark's metric, else ``extra[name]``.
+
+        A column the loaded files do not provide (e.g. ``zc_nwot`` when the optional zero-cost
+        file is absent) comes back as ``len(self)`` rows of ``default`` (NaN) instead of raising,
+        so code written for the full data also runs on less; ``name in bench.extra`` tells
+        whether the column was read. The array returned is the stored one when present (not a
+        copy).
+        """
+        if name == self.metric:
+            return self.y
+        column = self.extra.get(name)
+        if column is None:
+            return np.full(len(self), default, dtype=np.float64)
+        return column
+
     def identities(self) -> list[str]:
         """The space's identity of every row (:meth:`~gnnnas.SearchSpace.identity`), cached."""
         cached = self.__dict__.get("_identities")
