@@ -154,7 +154,8 @@ def _training_data(args: argparse.Namespace):
 
 def _predictor_params(args: argparse.Namespace) -> dict:
     params = {}
-    for name in ("epochs", "hidden_dim", "num_layers", "n_members", "lr", "loss", "device", "hypernetwork"):
+    for name in ("epochs", "hidden_dim", "num_layers", "n_members", "lr", "loss", "device", "hypernetwork",
+                 "num_threads"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -173,10 +174,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-
     from gnnnas.predictor import Predictor
 
     predictor = Predictor.load(args.checkpoint)
+    if args.num_threads is not None:
+        predictor.set_params(num_threads=args.num_threads)
     space = predictor.space_
     if args.csv:
         encodings, _ = _read_archs_csv(args.csv, args.arch_column, None)
@@ -189,6 +191,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     rows = _write_scores(args.out, space, archs, scores)
     print(f"scored {len(rows)} archs in {seconds:.2f} s -> {args.out}")
+    print("scores are rank scores: higher = predicted better; their scale is not an accuracy")
     return 0
 
 
@@ -197,13 +200,15 @@ def _write_scores(path: str, space, archs, scores) -> list[dict]:
     import csv
     import json
 
+    from gnnnas.files import atomic_write
+
     formatted = [space.format(a) for a in archs]
     rows = [{"arch": f if isinstance(f, str) else json.dumps(f), "score": float(s)} for f, s in zip(formatted, scores)]
     if path.endswith(".json"):
-        with open(path, "w") as handle:
+        with atomic_write(path, "w") as handle:
             json.dump(rows, handle)
     else:
-        with open(path, "w", newline="") as handle:
+        with atomic_write(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["arch", "score"])
             writer.writeheader()
             writer.writerows(rows)
@@ -497,6 +502,38 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--hypernetwork", action="store_true", default=None,
                    help="train the hypernetwork task jointly (needed for `gnnnas score --checkpoint`)")
+    _add_threads_arg(p)
+
+
+def _add_threads_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", dest="num_threads", type=_threads, default=None, metavar="N",
+                   help="torch CPU threads while training and scoring: a positive number or 'all' (default: 1, "
+                        "measured fastest for gnnnas's small graphs, and safe on a machine shared with other jobs; "
+                        "see benchmarks/results/threads.md)")
+
+
+def _threads(text: str) -> int:
+    """``--threads``: a positive integer, or ``all`` (-1: every CPU of the process)."""
+    if text.strip().lower() == "all":
+        return -1
+    return _POSITIVE(text)
+
+
+_CSV_IN = """\
+input CSV (--csv): a header row, then one architecture per row; other columns are ignored.
+  arch      the space's native encoding, as `gnnnas info --space NAME` prints it under
+            "example" (column name: --arch-column):
+              nb201           |nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|...|
+              macro           21110010
+              nb101           JSON [matrix, ops], e.g. [[[0,1],[0,0]], ["input","output"]]
+              darts           JSON [normal, reduce], each 8 [input, op index] pairs
+              nasbench_graph  JSON [links, ops], e.g. [[0,1,2,3], ["gcn","cheb","fc","arma"]]
+              vit             JSON object {"hidden_dim": ..., "depth": ..., ...}"""
+_CSV_LABEL = """
+  accuracy  the label, a number, higher = better (column name: --label-column)"""
+_SCORES_OUT = """
+output (--out): a .csv with columns arch,score (or a .json list of {"arch", "score"}), one row per
+architecture in input order, arch in the native encoding. Higher score = predicted better."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -518,7 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
     spaces = sub.add_parser("spaces", help="list registered search spaces and benchmarks")
     spaces.set_defaults(func=_cmd_spaces)
 
-    train = sub.add_parser("train", help="fit a predictor and write a checkpoint")
+    train = sub.add_parser("train", help="fit a predictor and write a checkpoint",
+                           epilog=_CSV_IN + _CSV_LABEL, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--space", default="nb201", help="search space (default: nb201)")
     _add_data_args(train)
     train.add_argument("--metric", default=None, help="label column of the benchmark")
@@ -531,10 +569,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quiet(train)
     train.set_defaults(func=_cmd_train)
 
-    predict = sub.add_parser("predict", help="score architectures with a checkpoint")
+    predict = sub.add_parser(
+        "predict", help="score architectures with a checkpoint (rank scores: higher = predicted better)",
+        description="Score architectures with a fitted predictor. The scores are rank scores: they order "
+                    "architectures (higher = predicted better) and are not calibrated accuracies.",
+        epilog=_CSV_IN + _SCORES_OUT, formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("checkpoint", help="file written by `gnnnas train` or Predictor.save")
     _add_data_args(predict)
     predict.add_argument("--out", required=True, help="output file: .csv or .json")
+    _add_threads_arg(predict)
     _add_quiet(predict)
     predict.set_defaults(func=_cmd_predict)
 
@@ -558,6 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser(
         "score",
         help="zero-finetune scores: held-out proxy accuracy of each arch's network with generated weights",
+        epilog=_CSV_IN + """
+output (--out): a .csv with columns arch,score (or a .json list of {"arch", "score"}), one row per
+architecture in input order. score: with --metric accuracy, the fraction (0-1) of held-out proxy
+images the architecture's network classifies correctly with hypernetwork-generated weights (no
+finetuning); with --metric loss, minus its mean cross-entropy. Higher = predicted better.""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     score.add_argument("--checkpoint", default=None,
                        help="predictor fitted with the hypernetwork (default: train a fresh hypernetwork)")
@@ -607,7 +656,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_quiet(fetch)
     fetch.set_defaults(func=_cmd_data_download)
 
-    search = sub.add_parser("search", help="query-budgeted search with the benchmark's labels as the oracle")
+    search = sub.add_parser("search", help="query-budgeted search with the benchmark's labels as the oracle",
+                            epilog=_CSV_IN + _CSV_LABEL, formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("--space", default="nb201", help="search space (default: nb201)")
     _add_data_args(search)
     search.add_argument("--metric", default=None, help="label column of the benchmark (default: the benchmark's)")
@@ -649,13 +699,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, MissingDataError, ImportError, DataDirectoryError) as error:
-        print(f"gnnnas: error: {error}", file=sys.stderr)
+        print(f"gnnnas: error: {_as_cli_message(str(error), parser, args)}", file=sys.stderr)
         return 2
-    except OSError as error:  # a file system fault outside the data directory's own checks
-        if args.command != "data":
-            raise
+    except OSError as error:  # a missing input file, a full disk, a denied permission...
         print(f"gnnnas: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
+
+
+def _as_cli_message(message: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """``message`` with the library's Python argument names replaced by the command's options.
+
+    The library's errors name its arguments (``data_dir=``, ``num_threads must be ...``); on the
+    command line the same fault is the option's (``--data-dir``, ``--threads must be ...``).
+    """
+    import re
+
+    command = _subparser(parser, [args.command, getattr(args, "data_command", None)])
+    options = {action.dest: action.option_strings[-1] for action in command._actions
+               if action.option_strings and action.dest not in ("help", "version")}
+    if "data_dir" in options:
+        message = message.replace("set data_dir= or $GNNNAS_DATA", f"pass {options['data_dir']} or set $GNNNAS_DATA")
+    for dest, option in options.items():
+        message = re.sub(rf"(?<![\w-]){dest}=(?![\w'\"\[({{])", option, message)
+        message = re.sub(rf"(^|: ){dest} must be\b", rf"\g<1>{option} must be", message)
+    if "data_dir" not in options:  # e.g. `gnnnas spaces`: no directory to pass, only the variable
+        message = message.replace("set data_dir= or $GNNNAS_DATA", "set $GNNNAS_DATA")
+    return message
+
+
+def _subparser(parser: argparse.ArgumentParser, names: list[str | None]) -> argparse.ArgumentParser:
+    """The (sub)parser that parsed ``gnnnas NAME [NAME]``."""
+    for name in names:
+        if name is None:
+            break
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not actions or name not in actions[0].choices:
+            break
+        parser = actions[0].choices[name]
+    return parser
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -83,10 +83,11 @@ def fsync_directory(directory: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
+def atomic_write(path: str | os.PathLike, mode: str = "wb", newline: str | None = None) -> Iterator:
     """Yield a handle on a temporary file beside ``path``; on success it becomes ``path``.
 
-    ``mode``: ``"wb"`` or ``"w"`` (UTF-8 text). Raises what the file system raises
+    ``mode``: ``"wb"`` or ``"w"`` (UTF-8 text; ``newline`` as in :func:`open`, ``""`` for the
+    csv module). Raises what the file system raises
     (``OSError``: disk full, permission denied, ...), always after removing the temporary file.
     """
     if mode not in ("wb", "w"):
@@ -97,7 +98,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     tmp = temporary_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": newline} if mode == "w" else {})) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
