@@ -1,7 +1,8 @@
 """ArchaiPredictor: Archai's Predictor interface on ArrayEncoding rows of real NB201 archs.
 
-Archai is in the test extra, so CI runs these tests against Archai's own ``Predictor`` and
-``MeanVar``; without Archai (outside CI) they run against the documented interface
+Archai is in the ``archai`` / ``adapters`` extras (not ``test``: it is heavy), which CI installs,
+so CI runs these tests against Archai's own ``Predictor`` and ``MeanVar``; without Archai
+(outside CI) they run against the documented interface
 (``fit(encoded_archs, y)``, ``predict(encoded_archs) -> MeanVar(mean, var)``, both
 ``[N, #targets]``) and the test of the real base class is skipped.
 """
@@ -19,7 +20,7 @@ from gnnnas.adapters.archai import HAVE_ARCHAI
 def test_real_archai_predictor_base():
     from conftest import need_module
 
-    need_module("archai.discrete_search.api.predictor", "pip install gnnnas[archai]")
+    need_module("archai.discrete_search.api.predictor", 'pip install "gnnnas[archai]"')
     assert HAVE_ARCHAI
 
 

@@ -1,4 +1,4 @@
-"""PredictorEvaluator with the real NNI 3 (in the test extra): NNI samples of real NB201 archs
+"""PredictorEvaluator with the real NNI 3 (the ``nni`` extra, which CI installs): NNI samples of real NB201 archs
 go through NNI's model space, trial API (mock runtime) and evaluator interface."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def to_nni_sample(arch_string: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def nni():
-    return need_module("nni", "pip install 'gnnnas[nni]'")
+    return need_module("nni", 'pip install "gnnnas[nni]"')
 
 
 @pytest.fixture(scope="module")
