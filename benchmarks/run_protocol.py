@@ -15,7 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
 from gnnnas import harness
 from gnnnas.protocols import get_protocol
@@ -30,16 +29,16 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default=None, help="comma-separated (default: all)")
     parser.add_argument("--sizes", default=None, help="comma-separated train sizes (default: the protocol's)")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads of the GNN models (default: 1, the Predictor's; -1: every CPU)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--skip-existing", action="store_true",
                         help="leave out (model, N, seed) runs already in the results file")
     parser.add_argument("--out", default=None, help="output stem (default: benchmarks/results/<protocol>)")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     protocol = get_protocol(args.protocol)
-    models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs)
+    models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs,
+                                    num_threads=args.threads)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
     stem = Path(args.out) if args.out else RESULTS / protocol.name.lower()
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,6 +84,8 @@ class SklearnPredictor(BaseEstimator):
         space = get_space(self.space) if isinstance(self.space, str) else self.space
         self.num_nodes_ = max([a.num_nodes for a in graphs] + [space.max_nodes or 0])
         self.estimator_ = clone(self.estimator if self.estimator is not None else RandomForestRegressor())
+        n_jobs = getattr(self.estimator_, "n_jobs", None)  # joblib's rule: None is 1, -1 every CPU
+        self.threads_used_ = 1 if n_jobs is None else n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
         self.estimator_.fit(onehot_encoding(graphs, self.num_nodes_, self.include_macro), y)
         return self
 

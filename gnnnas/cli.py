@@ -224,6 +224,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     labels = None
     if args.checkpoint:
         predictor = Predictor.load(args.checkpoint)
+        if args.num_threads is not None:
+            predictor.set_params(num_threads=args.num_threads)
         space = predictor.space_
     else:
         space = gnnnas.get_space(args.space)
@@ -245,7 +247,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         how = f"hypernetwork of {args.checkpoint}"
     else:
         evaluator = ZeroFinetuneEvaluator(space=space.name, proxy_data=args.proxy or "digits", width=args.width,
-                                          steps=args.steps, metric=args.metric, seed=args.seed, device=args.device)
+                                          steps=args.steps, metric=args.metric, seed=args.seed, device=args.device,
+                                          num_threads=1 if args.num_threads is None else args.num_threads)
         evaluator.fit(progress=_progress(args))
         how = f"hypernetwork trained {args.steps} steps on {evaluator.pool_size} sampled archs in {evaluator.fit_seconds_:.0f} s"
         scores = evaluator.score_archs(archs, progress=_progress(args))
@@ -271,7 +274,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         if importlib.util.find_spec("matplotlib") is None:  # say so before the run, not after it
             raise ImportError('--plot needs matplotlib: pip install "gnnnas[plots]"')
-    models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs)
+    models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs,
+                                    num_threads=1 if args.num_threads is None else args.num_threads)
     sizes = args.train_size
     seeds = list(range(args.seeds))
     bench = protocol.load(args.data_dir)
@@ -591,6 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=_POSITIVE, default=5, help="seeds 0..S-1 (default: 5)")
     bench.add_argument("--models", default=None, help="comma-separated model names (default: all)")
     bench.add_argument("--epochs", type=_POSITIVE, default=None, help="override training epochs of the GNN models")
+    _add_threads_arg(bench)
     bench.add_argument("--data-dir", default=None)
     bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
     bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
@@ -620,6 +625,7 @@ finetuning); with --metric loss, minus its mean cross-entropy. Higher = predicte
     score.add_argument("--metric", default="accuracy", choices=["accuracy", "loss"])
     score.add_argument("--seed", type=_SEED, default=0)
     score.add_argument("--device", default="auto")
+    _add_threads_arg(score)
     score.add_argument("--out", required=True, help="output file: .csv or .json")
     _add_quiet(score)
     score.set_defaults(func=_cmd_score)

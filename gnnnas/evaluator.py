@@ -43,6 +43,9 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         prune, contract_identities: graph reduction before encoding (same function, fewer nodes).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (decided in ``fit``).
         seed: makes training reproducible on CPU.
+        num_threads: torch CPU threads while training and scoring (``gnnnas.Predictor``'s rule:
+            a count, -1 for every CPU, None for torch's setting; 1 by default, see
+            :mod:`gnnnas.threads`).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         contract_identities: bool = True,
         device: str = "auto",
         seed: int | None = 0,
+        num_threads: int | None = 1,
     ) -> None:
         self.space = space
         self.proxy_data = proxy_data
@@ -79,6 +83,7 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         self.prune = prune
         self.contract_identities = contract_identities
         self.device = device
+        self.num_threads = num_threads
         self.seed = seed
 
     def _space(self) -> SearchSpace:
@@ -93,6 +98,15 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         ``progress`` (:mod:`gnnnas.progress`; default quiet): report the training steps with the
         loss, elapsed and remaining time on stderr (one line per tenth of ``steps`` off a terminal).
         """
+        from gnnnas.params import check_num_threads
+        from gnnnas.predictor import resolve_device
+        from gnnnas.threads import cpu_threads
+
+        check_num_threads("num_threads", self.num_threads)
+        with cpu_threads(self.num_threads, resolve_device(self.device)):
+            return self._fit(archs, progress)
+
+    def _fit(self, archs: Sequence[Any] | None, progress: ProgressMode) -> ZeroFinetuneEvaluator:
         from gnnnas.data.proxy import load_proxy
         from gnnnas.nn.executors import get_executor
         from gnnnas.nn.featurize import GraphFeaturizer
@@ -155,6 +169,13 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         ``progress`` (:mod:`gnnnas.progress`; default quiet): report the architectures scored,
         elapsed and remaining time on stderr (one line per tenth of them off a terminal).
         """
+        from gnnnas.predictor import resolve_device
+        from gnnnas.threads import cpu_threads
+
+        with cpu_threads(self.num_threads, resolve_device(self.device)):
+            return self._score_archs(archs, progress)
+
+    def _score_archs(self, archs: Sequence[Any], progress: ProgressMode) -> np.ndarray:
         from gnnnas.nn.hypertask import proxy_scores
         from gnnnas.predictor import resolve_device
 

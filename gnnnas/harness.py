@@ -48,6 +48,7 @@ class Record:
     precision_at_5pct: float
     fit_seconds: float
     predict_seconds: float
+    threads: int | None = None  # CPU threads the model was fitted with (its ``threads_used_``)
 
 
 def run_protocol(
@@ -111,6 +112,7 @@ def _run_tasks(protocol: Protocol, models: Sequence[ModelSpec], seeds: Sequence[
                     precision_at_5pct=metrics.precision_at_k(y_test, pred, 0.05),
                     fit_seconds=fit_s,
                     predict_seconds=predict_s,
+                    threads=getattr(model, "threads_used_", None),
                 )
                 records.append(record)
                 if on_record is not None:
@@ -140,9 +142,18 @@ def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
                 "precision_at_5pct_mean": float(np.mean([r.precision_at_5pct for r in rs])),
                 "fit_seconds_mean": float(np.mean([r.fit_seconds for r in rs])),
                 "predict_seconds_mean": float(np.mean([r.predict_seconds for r in rs])),
+                "threads": _threads(rs),
             }
         )
     return out
+
+
+def _threads(records: Sequence[Record]) -> int | str | None:
+    """The CPU threads of a group of runs: one count, several joined by '/', or None (not recorded)."""
+    counts = sorted({r.threads for r in records if r.threads is not None})
+    if not counts:
+        return None
+    return counts[0] if len(counts) == 1 else "/".join(map(str, counts))
 
 
 def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
@@ -166,12 +177,14 @@ def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
                     cells.append("")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines.append("| model | N | seeds | Spearman | P@5% | fit s | predict s |")
-        lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+        lines.append("| model | N | seeds | Spearman | P@5% | fit s | predict s | CPU threads |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for s in rows:
+            threads = s.get("threads")
             lines.append(
                 f"| {s['model']} | {s['train_size']} | {len(s['seeds'])} | {s['spearman_mean']:.3f} | "
-                f"{s['precision_at_5pct_mean']:.3f} | {s['fit_seconds_mean']:.2f} | {s['predict_seconds_mean']:.2f} |"
+                f"{s['precision_at_5pct_mean']:.3f} | {s['fit_seconds_mean']:.2f} | {s['predict_seconds_mean']:.2f} | "
+                f"{'-' if threads is None else threads} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -242,12 +255,18 @@ def _plain(value):
     raise TypeError(f"not JSON serialisable: {value!r}")
 
 
-def default_models(names: Sequence[str] | None = None, epochs: int | None = None) -> list[ModelSpec]:
-    """Our predictor, its ablations and the baselines, by name."""
+def default_models(names: Sequence[str] | None = None, epochs: int | None = None,
+                   num_threads: int | None = 1) -> list[ModelSpec]:
+    """Our predictor, its ablations and the baselines, by name.
+
+    ``epochs`` overrides the GNN models' training epochs; ``num_threads`` their torch CPU threads
+    (:class:`gnnnas.Predictor`'s rule: a count, -1 for every CPU, None for torch's setting). The
+    scikit-learn baselines use one thread.
+    """
     from gnnnas import baselines
     from gnnnas.predictor import Predictor
 
-    over = {} if epochs is None else {"epochs": epochs}
+    over = {"num_threads": num_threads} if epochs is None else {"epochs": epochs, "num_threads": num_threads}
 
     def ours(**kw):
         return lambda space, seed: Predictor(space=space, seed=seed, **{**over, **kw})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from gnnnas.nn.multitask import TASK_WEIGHTINGS, TaskWeighting
 from gnnnas.params import BOOL_PARAMS, NUMERIC_PARAMS, POSITIVE_INT, Range, check_num_threads
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
+from gnnnas.threads import available_cpus, cpu_threads  # noqa: F401  (available_cpus: re-exported)
 
 __all__ = ["CheckpointError", "Predictor", "resolve_device"]
 
@@ -33,34 +33,6 @@ _Range = Range  # the names the predictor's code and tests use
 _NUMERIC_PARAMS = NUMERIC_PARAMS
 _BOOL_PARAMS = BOOL_PARAMS
 _POSITIVE_INT = POSITIVE_INT
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on: its affinity mask where the OS has one, else ``os.cpu_count()``."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def cpu_threads(n: int | None, device: torch.device) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads on CPU, then restore the previous count.
-
-    ``n`` is a positive count, -1 for every CPU of :func:`available_cpus`, or None to leave
-    torch's setting alone; on other devices nothing is changed.
-    """
-    if n == -1:
-        n = available_cpus()
-    if n is None or device.type != "cpu" or torch.get_num_threads() == n:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class CheckpointError(ValueError):
@@ -334,6 +306,8 @@ class Predictor(BaseEstimator):
 
         device = resolve_device(self.device)
         with cpu_threads(self.num_threads, device):
+            # recorded in benchmark results: what the fit really ran with (None on a GPU)
+            self.threads_used_ = torch.get_num_threads() if device.type == "cpu" else None
             return self._fit(graphs, y, space, device, unlabelled)
 
     def _fit(self, graphs: list[ArchGraph], y: np.ndarray, space: SearchSpace, device: torch.device,

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import gnnnas
-from gnnnas.predictor import available_cpus, cpu_threads
+from gnnnas.threads import available_cpus, cpu_threads
 
 
 def _archs(n=12):
@@ -59,9 +59,47 @@ def test_bad_num_threads_is_named(bad):
 
 
 def test_minus_one_means_every_cpu_of_the_process(monkeypatch):
-    monkeypatch.setattr("gnnnas.predictor.available_cpus", lambda: 3)
+    monkeypatch.setattr("gnnnas.threads.available_cpus", lambda: 3)
     before = torch.get_num_threads()
     with cpu_threads(-1, torch.device("cpu")):
         assert torch.get_num_threads() == 3
     assert torch.get_num_threads() == before
     assert 1 <= available_cpus() <= (__import__("os").cpu_count() or 1)
+
+
+def test_benchmark_records_say_how_many_threads(tmp_path):
+    from gnnnas import harness
+    from gnnnas.protocols import get_protocol
+
+    protocol = get_protocol("P201")
+    bench = gnnnas.load_benchmark("nb201")
+    models = harness.default_models(["gnnnas", "random-forest"], epochs=1, num_threads=2)
+    records = harness.run_protocol(protocol, models, seeds=[0], train_sizes=[20], bench=bench)
+    assert {r.model: r.threads for r in records} == {"gnnnas": 2, "random-forest": 1}
+    json_path, md_path = harness.write_results(tmp_path / "p201", protocol, records, models)
+    import json
+
+    summary = json.loads(json_path.read_text())["summary"]
+    assert {s["model"]: s["threads"] for s in summary} == {"gnnnas": 2, "random-forest": 1}
+    assert "| CPU threads |" in md_path.read_text()
+
+
+def test_zero_finetune_evaluator_runs_with_its_threads(monkeypatch):
+    from gnnnas.evaluator import ZeroFinetuneEvaluator
+
+    seen = []
+    real = torch.nn.Module.__call__
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(self, *args, **kwargs)
+
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    evaluator = ZeroFinetuneEvaluator(space="nb201", steps=1, pool_size=4, num_threads=other, device="cpu").fit()
+    evaluator.score_archs(_archs(3)[1])
+    assert seen and set(seen) == {other}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="num_threads"):
+        ZeroFinetuneEvaluator(space="nb201", steps=1, pool_size=4, num_threads=0).fit()
