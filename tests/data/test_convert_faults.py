@@ -43,6 +43,11 @@ def sources(tmp_path):
     return old, new, root
 
 
+def _without_progress(err: str) -> str:
+    """stderr less the progress lines of `gnnnas data convert` (one per step: stderr is no terminal here)."""
+    return "\n".join(line for line in err.strip().splitlines() if not line.startswith("convert nb201  "))
+
+
 def _nbg_keys(n: int) -> list[int]:
     from gnnnas.spaces.nasbench_graph import NASBenchGraphSpace
 
@@ -118,7 +123,7 @@ def test_manifest_that_is_a_directory_keeps_the_old_table(sources, capsys):
     (root / MANIFEST_NAME).unlink()
     (root / MANIFEST_NAME).mkdir()
     assert cli.main(["data", "convert", str(new), "--space", "nb201", "--data-dir", str(root)]) == 2
-    err = capsys.readouterr().err.strip()
+    err = _without_progress(capsys.readouterr().err)
     assert len(err.splitlines()) == 1 and MANIFEST_NAME in err and "Traceback" not in err
     assert (root / NB201).read_bytes() == table
     assert not [p for p in (root / "nb201").iterdir() if p.name.startswith(".")]
@@ -138,7 +143,7 @@ def test_root_not_writable_while_the_table_directory_is(sources, monkeypatch, ca
 
     monkeypatch.setattr(os, "open", guarded)
     assert cli.main(["data", "convert", str(new), "--space", "nb201", "--data-dir", str(root)]) == 2
-    err = capsys.readouterr().err.strip()
+    err = _without_progress(capsys.readouterr().err)
     assert len(err.splitlines()) == 1 and "Permission denied" in err and str(root) in err
     assert _snapshot(root) == before
 
@@ -357,7 +362,7 @@ def test_disk_full_while_writing_the_table_is_one_line(sources, monkeypatch, cap
 
     monkeypatch.setattr(np, "savez", full)
     assert cli.main(["data", "convert", str(new), "--space", "nb201", "--data-dir", str(root)]) == 2
-    err = capsys.readouterr().err.strip()
+    err = _without_progress(capsys.readouterr().err)
     assert len(err.splitlines()) == 1 and "No space left on device" in err and str(root / "nb201") in err
     assert _snapshot(root) == before
 
