@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -57,7 +58,8 @@ _open_bars = 0  # bars now on screen: write() goes through tqdm.write while any 
 def resolve_mode(mode: ProgressMode, stream: Any = None) -> str:
     """``"bar"``, ``"lines"`` or ``"quiet"`` for ``mode`` written to ``stream`` (default stderr).
 
-    ``"auto"`` / ``True`` is ``"bar"`` when ``stream.isatty()`` is true, else ``"lines"``.
+    ``"auto"`` / ``True`` is ``"bar"`` when ``stream.isatty()`` is true (and the terminal, when
+    its size can be read, is wider than 0 columns), else ``"lines"``.
     Raises ``ValueError`` for anything outside :data:`MODES`, ``True``, ``False`` and ``None``.
     """
     if mode is None or mode is False:
@@ -70,9 +72,16 @@ def resolve_mode(mode: ProgressMode, stream: Any = None) -> str:
         return mode
     stream = sys.stderr if stream is None else stream
     try:
-        return "bar" if stream.isatty() else "lines"
+        if not stream.isatty():
+            return "lines"
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return "lines"
+    try:  # a terminal of no width (a pty nobody sized, e.g. under `script`): tqdm would draw nothing
+        if os.get_terminal_size(stream.fileno()).columns == 0:
+            return "lines"
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a test double): trust isatty
+        pass
+    return "bar"
 
 
 def format_duration(seconds: float) -> str:

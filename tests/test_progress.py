@@ -2,6 +2,7 @@
 in the library; wired into bench, search, convert, the evaluator and Predictor(verbose=True)."""
 
 import io
+import os
 import re
 
 import numpy as np
@@ -108,6 +109,20 @@ def test_auto_is_lines_off_a_terminal_and_a_bar_on_one():
     assert "bench" in tty.getvalue() and "\r" in tty.getvalue()  # tqdm's redrawn line, not a log line
     with pytest.raises(ValueError, match="progress must be one of"):
         resolve_mode("loud")
+
+
+def test_auto_is_lines_on_a_terminal_of_no_width(monkeypatch):
+    """A pty nobody sized (`script`, some containers): tqdm would draw nothing there."""
+
+    class SizedTty(FakeTty):
+        def fileno(self):
+            return 2
+
+    size = {"columns": 0}
+    monkeypatch.setattr(progress.os, "get_terminal_size", lambda fd: os.terminal_size((size["columns"], 24)))
+    assert resolve_mode("auto", SizedTty()) == "lines"
+    size["columns"] = 80
+    assert resolve_mode("auto", SizedTty()) == "bar"
 
 
 def test_format_duration():
