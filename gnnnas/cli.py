@@ -536,12 +536,28 @@ input CSV (--csv): a header row, then one architecture per row; other columns ar
 _CSV_LABEL = """
   accuracy  the label, a number, higher = better (column name: --label-column)"""
 _SCORES_OUT = """
+
 output (--out): a .csv with columns arch,score (or a .json list of {"arch", "score"}), one row per
 architecture in input order, arch in the native encoding. Higher score = predicted better."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose ``--help`` ends with ``notes``, printed as written.
+
+    Not an ``epilog``: the documentation's parser reference (sphinx-argparse) reads epilogs as
+    reStructuredText, where an NB201 arch string is markup; docs/cli.md says the same in prose.
+    """
+
+    def __init__(self, *args, notes: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes = notes
+
+    def format_help(self) -> str:
+        return super().format_help() + (f"\n{self.notes.strip(chr(10))}\n" if self.notes else "")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gnnnas", description=gnnnas.__doc__)
+    parser = _Parser(prog="gnnnas", description=gnnnas.__doc__)
     parser.add_argument("--version", action="version", version=f"gnnnas {gnnnas.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -560,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     spaces.set_defaults(func=_cmd_spaces)
 
     train = sub.add_parser("train", help="fit a predictor and write a checkpoint",
-                           epilog=_CSV_IN + _CSV_LABEL, formatter_class=argparse.RawDescriptionHelpFormatter)
+                           notes=_CSV_IN + _CSV_LABEL)
     train.add_argument("--space", default="nb201", help="search space (default: nb201)")
     _add_data_args(train)
     train.add_argument("--metric", default=None, help="label column of the benchmark")
@@ -577,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", help="score architectures with a checkpoint (rank scores: higher = predicted better)",
         description="Score architectures with a fitted predictor. The scores are rank scores: they order "
                     "architectures (higher = predicted better) and are not calibrated accuracies.",
-        epilog=_CSV_IN + _SCORES_OUT, formatter_class=argparse.RawDescriptionHelpFormatter)
+        notes=_CSV_IN + _SCORES_OUT)
     predict.add_argument("checkpoint", help="file written by `gnnnas train` or Predictor.save")
     _add_data_args(predict)
     predict.add_argument("--out", required=True, help="output file: .csv or .json")
@@ -606,12 +622,12 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser(
         "score",
         help="zero-finetune scores: held-out proxy accuracy of each arch's network with generated weights",
-        epilog=_CSV_IN + """
+        notes=_CSV_IN + """
+
 output (--out): a .csv with columns arch,score (or a .json list of {"arch", "score"}), one row per
 architecture in input order. score: with --metric accuracy, the fraction (0-1) of held-out proxy
 images the architecture's network classifies correctly with hypernetwork-generated weights (no
 finetuning); with --metric loss, minus its mean cross-entropy. Higher = predicted better.""",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     score.add_argument("--checkpoint", default=None,
                        help="predictor fitted with the hypernetwork (default: train a fresh hypernetwork)")
@@ -663,7 +679,7 @@ finetuning); with --metric loss, minus its mean cross-entropy. Higher = predicte
     fetch.set_defaults(func=_cmd_data_download)
 
     search = sub.add_parser("search", help="query-budgeted search with the benchmark's labels as the oracle",
-                            epilog=_CSV_IN + _CSV_LABEL, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            notes=_CSV_IN + _CSV_LABEL)
     search.add_argument("--space", default="nb201", help="search space (default: nb201)")
     _add_data_args(search)
     search.add_argument("--metric", default=None, help="label column of the benchmark (default: the benchmark's)")
