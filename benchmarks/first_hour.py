@@ -10,8 +10,11 @@ from the copy that ships with the package. ``--code`` puts another checkout firs
 ``PYTHONPATH`` (``before``: a ``git worktree`` of the commit before the issue's changes); the
 library example is always the README's of *this* checkout, so both labels run the same script.
 
-Competing load: ``--load N`` starts N ``python -c "while True: pass"`` processes first and stops
-them after the job. Wall time, the job's own CPU time (``os.wait4``), its peak RSS and the load
+Competing load: ``--load N`` starts N ``python -c "while True: pass"`` processes first, each in
+its own session (the job too), and stops them after the job. Linux's autogroup scheduler shares
+the CPUs fairly between sessions, so with N competitors a job gets at most 2 / (N + 1) of a
+2-core machine: a single-threaded job, quiet on one core, needs at least (N + 1) / 2 times
+its quiet time (2.5x with N = 4) however many threads it uses. Wall time, the job's own CPU time (``os.wait4``), its peak RSS and the load
 average are recorded. A job still running after ``--cap`` seconds is killed and recorded as
 ``> cap`` (a lower bound). ``--help`` is run 5 times; the median is kept.
 
@@ -83,7 +86,9 @@ def measure(job: str, load: int, code: Path, cap: float) -> dict:
            if k not in {"GNNNAS_DATA", "GNNNAS_CACHE", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH"}}
     if code != ROOT:
         env["PYTHONPATH"] = str(code)
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
+    # each competitor in its own session, like jobs started from other terminals: with Linux's
+    # autogroup scheduling, sessions (not threads) share the CPUs fairly
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(load)]
     try:
         time.sleep(1.0 if load else 0.0)
         load_before = os.getloadavg()
