@@ -131,12 +131,15 @@ def write_report(payload: dict, out: Path) -> None:
         r = rows[key]
         alone = rows.get(f"{r['label']}/{r['job']}/0")
         ratio = f"{r['wall_s'] / alone['wall_s']:.2f}" if alone and alone["wall_s"] else "-"
+        ratio = f"> {ratio}" if r["killed_at_cap"] and ratio != "-" else ratio
         wall = f"> {r['wall_s']:.0f} (killed)" if r["killed_at_cap"] else f"{r['wall_s']:.2f}"
         lines.append(f"| {r['label']} | {r['commit'][:7]} | {r['job']} | {r['load']} | {wall} | {r['cpu_s']:.2f} | "
                      f"{ratio} | {r['peak_rss_mb']:.0f} | {r['returncode']} | {r['load_average_before'][0]:.1f} |")
     lines += ["", "Commands:", ""]
     lines += sorted({f"- {r['job']}: `{r['command']}`" for r in rows.values()})
     lines += ["", f"Machine: {payload['machine']}, {payload['cpus']} CPUs, Python {payload['python']}."]
+    if payload.get("notes"):
+        lines += ["", "Notes:", "", *[f"- {note}" for note in payload["notes"]]]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
@@ -146,14 +149,19 @@ def write_report(payload: dict, out: Path) -> None:
     except ImportError:
         return
     jobs = sorted({r["job"] for r in rows.values()})
-    fig, axes = plt.subplots(1, len(jobs), figsize=(4 * len(jobs), 3.5))
+    fig, axes = plt.subplots(1, len(jobs), figsize=(4.5 * len(jobs), 3.8))
     for ax, job in zip(axes if len(jobs) > 1 else [axes], jobs):
         bars = sorted((k, r) for k, r in rows.items() if r["job"] == job)
-        ax.bar([f"{r['label']}\nload {r['load']}" for _, r in bars], [r["wall_s"] for _, r in bars],
-               color=["#c44" if r["killed_at_cap"] else "#48c" for _, r in bars])
+        drawn = ax.bar([f"{r['label']}\n+{r['load']}" for _, r in bars], [r["wall_s"] for _, r in bars],
+                       color=["#c44" if r["killed_at_cap"] else "#48c" for _, r in bars])
+        for bar, (_, r) in zip(drawn, bars):
+            text = f"> {r['wall_s']:.0f}\nkilled" if r["killed_at_cap"] else f"{r['wall_s']:.3g}"
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                        fontsize=8)
         ax.set_yscale("log")
-        ax.set_title(job)
-        ax.set_ylabel("wall time, s (red: killed at cap)")
+        ax.margins(y=0.25)
+        ax.set_title(f"{job} (+N: N competing processes)")
+        ax.set_ylabel("wall time, s (log; red: killed, a lower bound)")
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=110)
 
@@ -166,7 +174,15 @@ def main(argv=None) -> int:
     parser.add_argument("--load", default="0,4", help="numbers of competing CPU-bound processes")
     parser.add_argument("--cap", type=float, default=900.0, help="kill a job after this many seconds")
     parser.add_argument("--out", default=str(RESULTS / "first_hour"))
+    parser.add_argument("--note", action="append", default=[], help="a note to keep with the results (repeatable)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md (and notes) from the .json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        out = Path(args.out)
+        payload = json.loads(out.with_suffix(".json").read_text())
+        payload["notes"] = payload.get("notes", []) + args.note
+        write_report(payload, out)
+        return 0
     code = Path(args.code).resolve()
     commit = subprocess.run(["git", "-C", str(code), "rev-parse", "HEAD"], capture_output=True,
                             text=True).stdout.strip()

@@ -243,7 +243,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         archs, labels = [bench.archs[i] for i in idx], bench.y[idx]
     start = time.perf_counter()
     if args.checkpoint:
-        scores = predictor.proxy_scores(archs, metric=args.metric, proxy_data=args.proxy)
+        scores = predictor.proxy_scores(archs, metric=args.metric, proxy_data=args.proxy, progress=_progress(args))
         how = f"hypernetwork of {args.checkpoint}"
     else:
         evaluator = ZeroFinetuneEvaluator(space=space.name, proxy_data=args.proxy or "digits", width=args.width,

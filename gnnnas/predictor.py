@@ -519,12 +519,15 @@ class Predictor(BaseEstimator):
                     model.cpu()
         return out[:, inverse.ravel()]
 
-    def proxy_scores(self, archs: Sequence[Any], metric: str = "accuracy", proxy_data: Any = None) -> np.ndarray:
+    def proxy_scores(self, archs: Sequence[Any], metric: str = "accuracy", proxy_data: Any = None,
+                     progress: bool | str | None = False) -> np.ndarray:
         """Zero-finetune scores: each architecture's generated network on held-out proxy images.
 
         ``metric``: ``"accuracy"`` or ``"loss"`` (negative cross-entropy); higher is better. The
         networks use the hypernetwork's weights as they are (no finetuning); members are averaged.
         ``proxy_data``: other images of the same shape (default: the training proxy's held-out split).
+        ``progress`` (:mod:`gnnnas.progress`; default quiet): report the architectures scored,
+        over every ensemble member, with elapsed and remaining time on stderr.
         """
         self._check_fitted()
         if not getattr(self, "proxy_shape_", None):
@@ -544,10 +547,14 @@ class Predictor(BaseEstimator):
             return np.zeros(0)
         batch = self.featurizer_.transform(graphs)
         device = resolve_device(self.device)
+        from gnnnas.progress import Progress
+
         scores = []
-        with cpu_threads(self.num_threads, device):
+        with cpu_threads(self.num_threads, device), \
+                Progress(len(graphs) * len(self.models_), "score", mode=progress, unit="arch", line_every=0.1) as report:
             for model in self.models_:
-                scores.append(proxy_scores(model.to(device), batch, proxy, device, metric=metric))
+                scores.append(proxy_scores(model.to(device), batch, proxy, device, metric=metric,
+                                           on_chunk=None if report.quiet else report.advance))
                 model.cpu()
         return np.mean(scores, axis=0)
 

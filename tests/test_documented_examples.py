@@ -50,15 +50,18 @@ TIMEOUT = 900
 
 
 def _blocks() -> list:
-    params = []
+    """One test per distinct block; a block copied word for word onto several pages runs once,
+    its id naming every place (README.md:70=docs/getting-started.md:40)."""
+    places: dict[str, list[str]] = {}
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            code = match.group(1)
-            where = f"{page.relative_to(REPO)}:{line}"
-            marks = [pytest.mark.slow] if ".fit(" in code else []
-            params.append(pytest.param(where, code, id=where, marks=marks))
+            places.setdefault(match.group(1), []).append(f"{page.relative_to(REPO)}:{line}")
+    params = []
+    for code, where in places.items():
+        marks = [pytest.mark.slow] if ".fit(" in code else []
+        params.append(pytest.param("=".join(where), code, id="=".join(where), marks=marks))
     return params
 
 
@@ -78,7 +81,7 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_blocks_are_found():
-    found = {where.split(":")[0] for where, *_ in (p.values for p in _blocks())}
+    found = {place.split(":")[0] for where, *_ in (p.values for p in _blocks()) for place in where.split("=")}
     assert {"README.md", "docs/getting-started.md", "docs/adapters.md"} <= found
 
 

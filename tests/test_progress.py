@@ -272,3 +272,18 @@ def test_predictor_verbose_gives_lines_off_a_terminal(capsys):
     assert all(line.startswith("fit  ") and "loss " in line for line in lines)
     gnnnas.Predictor(space="nb201", epochs=20, hidden_dim=8, num_layers=1).fit(archs, y)
     assert capsys.readouterr().err == ""
+
+
+def test_predictor_proxy_scores_report_every_member(capsys):
+    space = gnnnas.get_space("nb201")
+    archs = [space.sample(i) for i in range(6)]
+    model = gnnnas.Predictor(space="nb201", epochs=1, hidden_dim=8, num_layers=1, n_members=2, hypernetwork=True,
+                             hyper_width=4, unlabelled_archs=0, hyper_archs=2, hyper_images=8, seed=0,
+                             device="cpu").fit(archs, np.arange(6.0))
+    capsys.readouterr()
+    quiet = model.proxy_scores(archs)
+    assert capsys.readouterr().err == ""
+    loud = model.proxy_scores(archs, progress="lines")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and LINE.match(lines[-1])["done"] == "12" and lines[-1].startswith("score  12/12 (100%)")
+    np.testing.assert_array_equal(quiet, loud)
