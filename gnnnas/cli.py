@@ -1,4 +1,7 @@
-"""The ``gnnnas`` command. The only module that parses arguments or prints."""
+"""The ``gnnnas`` command: the only module that parses arguments or prints results.
+
+Progress lines come from :mod:`gnnnas.progress`, on stderr, when a command asks for them.
+"""
 
 from __future__ import annotations
 
