@@ -15,8 +15,9 @@ def _archs(n=12):
     return space, archs, rng.normal(size=n)
 
 
-def test_fit_and_predict_run_with_the_asked_threads_and_restore_torch(monkeypatch):
-    space, archs, y = _archs()
+@pytest.fixture
+def seen_threads(monkeypatch):
+    """The torch thread count at every module call: (list of counts, the count before, another count)."""
     seen = []
     real = torch.nn.Module.__call__
 
@@ -25,8 +26,13 @@ def test_fit_and_predict_run_with_the_asked_threads_and_restore_torch(monkeypatc
         return real(self, *args, **kwargs)
 
     before = torch.get_num_threads()
-    other = 2 if before == 1 else 1
     monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    return seen, before, 2 if before == 1 else 1
+
+
+def test_fit_and_predict_run_with_the_asked_threads_and_restore_torch(seen_threads):
+    seen, before, other = seen_threads
+    space, archs, y = _archs()
     model = gnnnas.Predictor(space=space, epochs=1, hidden_dim=8, num_layers=1, num_threads=other, device="cpu")
     model.fit(archs, y).predict(archs)
     assert seen and set(seen) == {other}
@@ -84,19 +90,10 @@ def test_benchmark_records_say_how_many_threads(tmp_path):
     assert "| CPU threads |" in md_path.read_text()
 
 
-def test_zero_finetune_evaluator_runs_with_its_threads(monkeypatch):
+def test_zero_finetune_evaluator_runs_with_its_threads(seen_threads):
     from gnnnas.evaluator import ZeroFinetuneEvaluator
 
-    seen = []
-    real = torch.nn.Module.__call__
-
-    def spy(self, *args, **kwargs):
-        seen.append(torch.get_num_threads())
-        return real(self, *args, **kwargs)
-
-    before = torch.get_num_threads()
-    other = 2 if before == 1 else 1
-    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    seen, before, other = seen_threads
     evaluator = ZeroFinetuneEvaluator(space="nb201", steps=1, pool_size=4, num_threads=other, device="cpu").fit()
     evaluator.score_archs(_archs(3)[1])
     assert seen and set(seen) == {other}
