@@ -61,7 +61,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"operations     {', '.join(space.vocab.ops)}")
     print(f"size           {space.size if space.size is not None else 'not countable'}")
     example = space.sample(np.random.default_rng(0))
-    print(f"example        {space.format(example)}")
+    print(f"example        {_plain_encoding(space.format(example))}")  # as a CSV takes it: JSON
     print(f"example graph  {example.num_nodes} nodes, {len(example.edges)} edges + global node")
     print("macro features " + ", ".join(f"{k}={v:g}" for k, v in example.macro.items()))
     if args.enumerate and space.size is not None and space.size <= 100_000:
@@ -89,7 +89,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         f"labels         min {np.nanmin(y):.3f}  median {np.nanmedian(y):.3f}  "
         f"max {np.nanmax(y):.3f}  mean {np.nanmean(y):.3f}"
     )
-    print(f"best           {bench.encodings[best]!s}")
+    print(f"best           {_plain_encoding(bench.encodings[best])}")
     print(f"extra columns  {', '.join(sorted(bench.extra)) or '-'}")
     print(f"metrics        {', '.join(bench.metrics)}")
     return 0
@@ -104,40 +104,53 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_archs_csv(path: str, arch_column: str, label_column: str | None):
-    """Rows of a CSV: native encodings (strings; JSON for structured encodings) and labels."""
+def _read_archs_csv(path: str, arch_column: str, label_column: str | None, space):
+    """The architectures of a CSV, parsed by ``space`` from their native encodings (strings;
+    JSON for structured encodings), and their labels.
+
+    Every fault of the file is a ``ValueError`` naming the file and, for a row, its line (a row
+    too short to hold the column, an encoding the space rejects, a label that is no number).
+    """
     import csv
     import json
 
     import numpy as np
 
-    with open(path, newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is not part of the header
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is not None:
-            reader.fieldnames = [name.strip() for name in reader.fieldnames]
-        if reader.fieldnames is None or arch_column not in reader.fieldnames:
-            raise ValueError(f"{path}: no column {arch_column!r} (columns: {reader.fieldnames})")
-        if label_column is not None and label_column not in reader.fieldnames:
-            raise ValueError(f"{path}: no column {label_column!r} (columns: {reader.fieldnames})")
-        rows = list(reader)
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: a BOM is not part of the header
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is not None:
+                reader.fieldnames = [name.strip() for name in reader.fieldnames]
+            if reader.fieldnames is None or arch_column not in reader.fieldnames:
+                raise ValueError(f"{path}: no column {arch_column!r} (columns: {reader.fieldnames})")
+            if label_column is not None and label_column not in reader.fieldnames:
+                raise ValueError(f"{path}: no column {label_column!r} (columns: {reader.fieldnames})")
+            for row in reader:
+                rows.append((reader.line_num, row))
+    except (csv.Error, UnicodeDecodeError) as error:  # a field over csv's size limit, bytes that are not UTF-8
+        raise ValueError(f"{path}: not a readable UTF-8 CSV file ({error})") from None
     if not rows:
         raise ValueError(f"{path}: no rows")
-    encodings = []
-    for row in rows:
-        text = row[arch_column].strip()
-        if text[:1] in "[{":
+    archs, labels = [], []
+    for line, row in rows:
+        text = row[arch_column]
+        if text is None:  # a row with fewer fields than the header
+            raise ValueError(f"{path}, line {line}: no value in column {arch_column!r}")
+        text = text.strip()
+        if text[:1] in ("[", "{"):
             try:
                 text = json.loads(text)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 pass  # e.g. DARTS keys with tuples: the space parses the string itself
-        encodings.append(text)
-    labels = None
-    if label_column is not None:
         try:
-            labels = np.array([float(row[label_column]) for row in rows])
-        except ValueError as error:
-            raise ValueError(f"{path}: column {label_column!r} is not numeric: {error}") from None
-    return encodings, labels
+            archs.append(space.parse(text))
+            if label_column is not None:
+                labels.append(float(row[label_column] if row[label_column] is not None else ""))
+        except (ValueError, TypeError) as error:
+            column = label_column if len(archs) > len(labels) and label_column is not None else arch_column
+            raise ValueError(f"{path}, line {line}, column {column!r}: {error}") from None
+    return archs, (np.array(labels) if label_column is not None else None)
 
 
 def _training_data(args: argparse.Namespace):
@@ -145,8 +158,8 @@ def _training_data(args: argparse.Namespace):
 
     space = gnnnas.get_space(args.space)
     if args.csv:
-        encodings, y = _read_archs_csv(args.csv, args.arch_column, args.label_column)
-        return space, [space.parse(e) for e in encodings], y
+        archs, y = _read_archs_csv(args.csv, args.arch_column, args.label_column, space)
+        return space, archs, y
     bench = gnnnas.load_benchmark(args.benchmark or _BENCHMARK_OF_SPACE[space.name], metric=args.metric, data_dir=args.data_dir)
     n = len(bench) if args.train_size is None else args.train_size
     if not 2 <= n <= len(bench):
@@ -184,8 +197,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         predictor.set_params(num_threads=args.num_threads)
     space = predictor.space_
     if args.csv:
-        encodings, _ = _read_archs_csv(args.csv, args.arch_column, None)
-        archs = [space.parse(e) for e in encodings]
+        archs, _ = _read_archs_csv(args.csv, args.arch_column, None, space)
     else:
         bench = gnnnas.load_benchmark(args.benchmark or _BENCHMARK_OF_SPACE[space.name], data_dir=args.data_dir)
         archs = bench.archs
@@ -227,14 +239,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
     labels = None
     if args.checkpoint:
         predictor = Predictor.load(args.checkpoint)
+        if not getattr(predictor, "proxy_shape_", None):  # the library's message names hypernetwork=True
+            raise ValueError(f"{args.checkpoint} was trained without the hypernetwork task; train one with "
+                             "`gnnnas train --hypernetwork`, or drop --checkpoint to train a fresh hypernetwork")
         if args.num_threads is not None:
             predictor.set_params(num_threads=args.num_threads)
         space = predictor.space_
     else:
         space = gnnnas.get_space(args.space)
     if args.csv:
-        encodings, _ = _read_archs_csv(args.csv, args.arch_column, None)
-        archs = [space.parse(e) for e in encodings]
+        archs, _ = _read_archs_csv(args.csv, args.arch_column, None, space)
     elif args.random:
         rng = np.random.default_rng(args.seed + 1)
         archs = [space.sample(rng) for _ in range(args.random)]
@@ -310,8 +324,7 @@ def _search_table(args: argparse.Namespace):
     """The oracle's table: the space's benchmark, or a CSV of (arch, label) rows."""
     space = gnnnas.get_space(args.space)
     if args.csv:
-        encodings, y = _read_archs_csv(args.csv, args.arch_column, args.label_column)
-        archs = [space.parse(e) for e in encodings]
+        archs, y = _read_archs_csv(args.csv, args.arch_column, args.label_column, space)
         return gnnnas.Benchmark(name=args.csv, space=space, metric=args.label_column, archs=archs, y=y,
                                 encodings=[space.format(a) for a in archs])
     name = args.benchmark or _BENCHMARK_OF_SPACE.get(space.name)
@@ -560,7 +573,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gnnnas", description=gnnnas.__doc__)
+    parser = _Parser(prog="gnnnas", description=gnnnas.__doc__.split("\n\n")[0])  # not the import notes
     parser.add_argument("--version", action="version", version=f"gnnnas {gnnnas.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

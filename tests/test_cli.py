@@ -202,8 +202,8 @@ def test_csv_header_with_bom_or_spaces(tmp_path, header, newline):
     archs = write_csv(tmp_path / "plain.csv", space, n=5)
     rows = (tmp_path / "plain.csv").read_text().splitlines()[1:]
     (tmp_path / "odd.csv").write_text(newline.join([header, *rows]) + newline, encoding="utf-8")
-    encodings, labels = _read_archs_csv(str(tmp_path / "odd.csv"), "arch", "accuracy")
-    assert [space.parse(e) for e in encodings] == archs and len(labels) == 5
+    parsed, labels = _read_archs_csv(str(tmp_path / "odd.csv"), "arch", "accuracy", space)
+    assert parsed == archs and len(labels) == 5
 
 
 def test_train_on_csv_with_bom(tmp_path, capsys):

@@ -97,3 +97,51 @@ def test_library_argument_names_become_options():
     assert _as_cli_message("hidden_dim=8 is small", parser, train) == "hidden_dim=8 is small"  # a value: left as is
     convert = parser.parse_args(["data", "convert", "x", "--space", "nb201"])
     assert _as_cli_message("pass data_dir= here", parser, convert) == "pass --data-dir here"
+
+
+NB201_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("accuracy,arch\n0.5\n", "csv, line 2: no value in column 'arch'"),  # a short row: was an AttributeError
+    (f"arch,accuracy\n{NB201_ARCH},1\n|bad~0|+|x~0|y~1|+|a~0|b~1|c~2|,2\n", "csv, line 3, column 'arch': unknown NB201 op"),
+    (f"arch,accuracy\n{NB201_ARCH},high\n", "csv, line 2, column 'accuracy': could not convert"),
+    (f"arch,accuracy\n{NB201_ARCH}\n", "csv, line 2, column 'accuracy'"),
+    ('arch,accuracy\n"' + "[" * 200_000 + '",1\n', "csv: not a readable UTF-8 CSV file"),  # over csv's field limit
+    ("arch,accuracy\n\xe9\xff,1\n", "csv: not a readable UTF-8 CSV file"),
+])
+def test_bad_csv_rows_are_one_line_naming_file_and_line(tmp_path, monkeypatch, capsys, content, expected):
+    monkeypatch.chdir(tmp_path)
+    raw = content.encode("latin-1") if "\xe9" in content else content.encode()
+    (tmp_path / "in.csv").write_bytes(raw)
+    assert main(["train", "--csv", "in.csv", "--out", "m.gnnnas", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gnnnas: error: in.csv") and expected in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("space", ["nb201", "macro", "nb101", "darts", "nasbench_graph", "vit"])
+def test_info_example_goes_into_a_csv_as_printed(tmp_path, capsys, space):
+    """--help says to write the encoding as `gnnnas info` prints it under "example"."""
+    from gnnnas.cli import _read_archs_csv
+
+    assert main(["info", "--space", space, "--no-enumerate"]) == 0
+    example = re.search(r"^example +(.*)$", capsys.readouterr().out, re.MULTILINE).group(1)
+    with open(tmp_path / "in.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["arch"], [example]])
+    archs, _ = _read_archs_csv(str(tmp_path / "in.csv"), "arch", None, gnnnas.get_space(space))
+    assert len(archs) == 1
+
+
+def test_main_help_is_the_summary_only(capsys):
+    text = _help(capsys)
+    assert "predict how good a neural architecture is" in text and "PEP 562" not in text
+
+
+def test_score_checkpoint_without_hypernetwork_names_the_train_option(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    space = gnnnas.get_space("nb201")
+    archs = [space.sample(i) for i in range(6)]
+    gnnnas.Predictor(space="nb201", epochs=1, hidden_dim=8, num_layers=1).fit(archs, np.arange(6.0)).save("m.gnnnas")
+    assert main(["score", "--checkpoint", "m.gnnnas", "--random", "2", "--out", "z.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "gnnnas train --hypernetwork" in err and "hypernetwork=True" not in err
