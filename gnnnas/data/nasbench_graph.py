@@ -37,7 +37,7 @@ NBG_METRICS: tuple[str, ...] = NBG_DATASETS + tuple(f"{d}:valid" for d in NBG_DA
 
 _INSTALL = (
     "NAS-Bench-Graph needs the optional package 'nas-bench-graph' (it ships the benchmark "
-    "tables): pip install nas-bench-graph   (or: pip install gnnnas[graph])"
+    "tables): pip install nas-bench-graph   (or: pip install \"gnnnas[graph]\")"
 )
 
 

@@ -19,8 +19,8 @@ def to_nni_sample(arch_string: str) -> dict[str, str]:
     return {f"{i}_{j}": NNI_OPS[nodes[j - 1][i]] for j in (1, 2, 3) for i in range(j)}
 
 
-@pytest.fixture(scope="module")
-def nni():
+@pytest.fixture(scope="session")  # session: set up before the nb201 data fixture, so a missing
+def nni():                     # NNI is the skip reason, naming its extra, even without the data
     return need_module("nni", 'pip install "gnnnas[nni]"')
 
 
