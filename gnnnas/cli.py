@@ -628,7 +628,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--models", default=None, help="comma-separated model names (default: all)")
     bench.add_argument("--epochs", type=_POSITIVE, default=None, help="override training epochs of the GNN models")
     _add_threads_arg(bench)
-    bench.add_argument("--data-dir", default=None)
+    bench.add_argument("--data-dir", default=None, help="data directory (default: $GNNNAS_DATA, else ~/.cache/gnnnas; "
+                       "tables shipped with gnnnas are read when it has none)")
     bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
     bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
     bench.add_argument("--plot", default=None, help="write a PNG of tau vs labels here (needs matplotlib)")

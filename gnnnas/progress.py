@@ -285,7 +285,7 @@ class Progress:
             parts.append(self.status)
         parts.append(f"elapsed {format_duration(self.elapsed)}")
         left = self.remaining()
-        if left is not None:
+        if left is not None and (self.total is None or self.done < self.total):  # none left: say nothing
             parts.append(f"remaining ~{format_duration(left)}")
         try:
             self.stream.write("  ".join(parts) + "\n")

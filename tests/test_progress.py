@@ -55,7 +55,7 @@ def test_lines_one_per_step_with_elapsed_and_remaining(clock):
     assert (first["elapsed"], first["remaining"]) == ("30s", "1m30s")  # 30 s / 1 done * 3 left
     third = LINE.match(lines[2])
     assert (third["elapsed"], third["remaining"]) == ("1m30s", "30s")
-    assert lines[3].startswith("bench  4/4 (100%)  gnnnas N=3 seed 0  elapsed 2m00s")
+    assert lines[3] == "bench  4/4 (100%)  gnnnas N=3 seed 0  elapsed 2m00s"  # done: no "remaining ~0s"
 
 
 def test_no_remaining_time_without_a_total(clock):
@@ -153,9 +153,9 @@ def test_run_protocol_reports_each_task_with_its_tau(capsys):
     records = harness.run_protocol(TOY, models, seeds=range(2), bench=toy_bench(), progress="lines")
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == len(records) == 4
-    for line, record in zip(lines, records):
+    for i, (line, record) in enumerate(zip(lines, records)):
         match = LINE.match(line)
-        assert match["desc"] == "bench" and match["remaining"] is not None
+        assert match["desc"] == "bench" and (match["remaining"] is not None) == (i < len(records) - 1)
         assert match["status"] == f"rf N={record.train_size} seed {record.seed} tau={record.kendall_tau:.3f}"
     harness.run_protocol(TOY, models, seeds=range(1), bench=toy_bench(),
                          skip=lambda m, n, s: n == 20)  # default: quiet
@@ -179,7 +179,7 @@ def test_cli_bench_progress_on_stderr_results_on_stdout(toy_protocol, capsys):
     steps = lines_of(captured.err, "bench")
     assert len(results) == len(steps) == 4
     assert [LINE.match(s)["done"] for s in steps] == ["1", "2", "3", "4"]
-    assert all("elapsed" in s and "remaining ~" in s for s in steps)
+    assert all("elapsed" in s and "remaining ~" in s for s in steps[:-1]) and "remaining" not in steps[-1]
     assert "elapsed" not in captured.out  # progress never mixes with the results
     assert main([*args, "--quiet"]) == 0
     captured = capsys.readouterr()
