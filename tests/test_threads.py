@@ -70,7 +70,18 @@ def test_minus_one_means_every_cpu_of_the_process(monkeypatch):
     with cpu_threads(-1, torch.device("cpu")):
         assert torch.get_num_threads() == 3
     assert torch.get_num_threads() == before
-    assert 1 <= available_cpus() <= (__import__("os").cpu_count() or 1)
+
+
+def test_available_cpus_follows_the_affinity_mask_then_cpu_count(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)
+    assert available_cpus() == 2  # the CPUs this process may use, not the machine's
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert available_cpus() == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert available_cpus() == 1
 
 
 def test_benchmark_records_say_how_many_threads(tmp_path):
