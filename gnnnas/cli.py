@@ -409,9 +409,9 @@ def _plain_encoding(encoding) -> str:
 
 
 def _json_float(value: float) -> float | None:
-    import numpy as np
+    import math
 
-    return float(value) if np.isfinite(value) else None
+    return float(value) if math.isfinite(value) else None
 
 
 def _progress(args: argparse.Namespace) -> str:

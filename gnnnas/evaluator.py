@@ -98,11 +98,11 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         ``progress`` (:mod:`gnnnas.progress`; default quiet): report the training steps with the
         loss, elapsed and remaining time on stderr (one line per tenth of ``steps`` off a terminal).
         """
-        from gnnnas.params import check_num_threads
+        from gnnnas.params import NUMERIC_PARAMS
         from gnnnas.predictor import resolve_device
         from gnnnas.threads import cpu_threads
 
-        check_num_threads("num_threads", self.num_threads)
+        NUMERIC_PARAMS["num_threads"].check("num_threads", self.num_threads)
         with cpu_threads(self.num_threads, resolve_device(self.device)):
             return self._fit(archs, progress)
 

@@ -11,7 +11,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BOOL_PARAMS", "NUMERIC_PARAMS", "Range", "check_num_threads"]
+__all__ = ["BOOL_PARAMS", "NUMERIC_PARAMS", "POSITIVE_INT", "Range"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Range:
     bounds: str = "[)"  # whether low / high are allowed: "[]", "[)", "(]" or "()"
     integer: bool = False
     optional: bool = False  # None is allowed too
+    also: tuple[tuple[int, str], ...] = ()  # other allowed integers, each with what it means
 
     def __str__(self) -> str:
         kind = "an integer" if self.integer else "a number"
@@ -32,11 +33,14 @@ class Range:
             text = "a positive integer"
         else:
             text = f"{kind if self.integer else 'a finite number'} {'>' if self.bounds[0] == '(' else '>='} {self.low}"
+        text += "".join(f", {value} ({meaning})" for value, meaning in self.also)
         return text + (" or None" if self.optional else "")
 
     def check(self, name: str, value: Any) -> None:
         """``ValueError`` naming ``name`` unless ``value`` is in range (NaN, bools and strings never are)."""
         if value is None and self.optional:
+            return
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in dict(self.also):
             return
         kind = numbers.Integral if self.integer else numbers.Real
         inside = (
@@ -50,8 +54,7 @@ class Range:
 
 
 POSITIVE_INT = Range(1, integer=True)
-#: Every numeric hyperparameter of :class:`gnnnas.Predictor` and its allowed values
-#: (``num_threads`` also takes -1, checked by :func:`check_num_threads`).
+#: Every numeric hyperparameter of :class:`gnnnas.Predictor` and its allowed values.
 NUMERIC_PARAMS: dict[str, Range] = {
     "hidden_dim": POSITIVE_INT,
     "num_layers": POSITIVE_INT,
@@ -72,17 +75,7 @@ NUMERIC_PARAMS: dict[str, Range] = {
     "hyper_loss_weight": Range(0),
     "proxy_rank_weight": Range(0),
     "seed": Range(0, 2**32 - 1, bounds="[]", integer=True, optional=True),
-    "num_threads": Range(1, integer=True, optional=True),
+    "num_threads": Range(1, integer=True, optional=True, also=((-1, "every CPU"),)),
 }
 BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "contract_identities",
                "bootstrap", "hypernetwork", "verbose")
-
-
-def check_num_threads(name: str, value: Any) -> None:
-    """``ValueError`` naming ``name`` unless ``value`` is None, -1 (every CPU) or a positive integer."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value == -1:
-        return
-    try:
-        NUMERIC_PARAMS["num_threads"].check(name, value)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive integer, -1 (every CPU) or None, got {value!r}") from None

@@ -19,7 +19,7 @@ from gnnnas.nn.featurize import DenseGraphBatch, GraphFeaturizer
 from gnnnas.nn.losses import parse_loss_spec, ranking_loss
 from gnnnas.nn.model import RankingModel
 from gnnnas.nn.multitask import TASK_WEIGHTINGS, TaskWeighting
-from gnnnas.params import BOOL_PARAMS, NUMERIC_PARAMS, POSITIVE_INT, Range, check_num_threads
+from gnnnas.params import BOOL_PARAMS, NUMERIC_PARAMS, POSITIVE_INT
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 from gnnnas.threads import available_cpus, cpu_threads  # noqa: F401  (available_cpus: re-exported)
@@ -29,10 +29,6 @@ __all__ = ["CheckpointError", "Predictor", "resolve_device"]
 _LABEL_TRANSFORMS = ("rank", "standard")
 
 
-_Range = Range  # the names the predictor's code and tests use
-_NUMERIC_PARAMS = NUMERIC_PARAMS
-_BOOL_PARAMS = BOOL_PARAMS
-_POSITIVE_INT = POSITIVE_INT
 
 
 class CheckpointError(ValueError):
@@ -247,12 +243,9 @@ class Predictor(BaseEstimator):
         """``ValueError`` naming the first hyperparameter of a wrong type or out of range."""
         if not isinstance(self.space, (str, SearchSpace)):
             raise ValueError(f"space must be a space name such as 'nb201' or a SearchSpace, got {self.space!r}")  # noqa: TRY004
-        for name, allowed in _NUMERIC_PARAMS.items():
-            if name == "num_threads":
-                check_num_threads(name, self.num_threads)
-            else:
-                allowed.check(name, getattr(self, name))
-        for name in _BOOL_PARAMS:
+        for name, allowed in NUMERIC_PARAMS.items():
+            allowed.check(name, getattr(self, name))
+        for name in BOOL_PARAMS:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")  # noqa: TRY004
         if self.label_transform not in _LABEL_TRANSFORMS:
@@ -486,7 +479,7 @@ class Predictor(BaseEstimator):
                 an arch is not of this space, or ``device`` is CUDA where CUDA is not available.
         """
         self._check_fitted()
-        _POSITIVE_INT.check("batch_size", batch_size)
+        POSITIVE_INT.check("batch_size", batch_size)
         graphs = self._as_archs(archs, self.space_)
         if not graphs:
             return (np.zeros(0), np.zeros(0)) if return_std else np.zeros(0)

@@ -103,3 +103,17 @@ def nb101_cache(tmp_path_factory):
             os.environ.pop("GNNNAS_CACHE", None)
         else:
             os.environ["GNNNAS_CACHE"] = old
+
+
+def toy_bench(n: int = 120):
+    """A benchmark of ``n`` sampled NB201 cells labelled by their live parametric ops plus noise."""
+    import numpy as np
+
+    import gnnnas
+    from gnnnas.data.benchmark import Benchmark
+
+    space = gnnnas.get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(n)]
+    y = np.array([a.prune().num_parametric_ops for a in archs], dtype=float) + rng.normal(0, 0.1, n)
+    return Benchmark("toy", space, "y", archs, y, [space.format(a) for a in archs])

@@ -1,19 +1,11 @@
 import json
 
 import numpy as np
+from conftest import toy_bench
 
 import gnnnas
 from gnnnas import baselines, harness
-from gnnnas.data.benchmark import Benchmark
 from gnnnas.protocols import Protocol
-
-
-def toy_bench(n=120):
-    space = gnnnas.get_space("nb201")
-    rng = np.random.default_rng(0)
-    archs = [space.sample(rng) for _ in range(n)]
-    y = np.array([a.prune().num_parametric_ops for a in archs], dtype=float) + rng.normal(0, 0.1, n)
-    return Benchmark("toy", space, "y", archs, y, [space.format(a) for a in archs])
 
 
 def test_run_summarise_and_write(tmp_path):

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 import gnnnas
-from gnnnas.predictor import _BOOL_PARAMS, _NUMERIC_PARAMS, Predictor, resolve_device
+from gnnnas.params import BOOL_PARAMS as _BOOL_PARAMS
+from gnnnas.params import NUMERIC_PARAMS as _NUMERIC_PARAMS
+from gnnnas.predictor import Predictor, resolve_device
 
 FAST = {"epochs": 1, "hidden_dim": 8, "num_layers": 1}
 

@@ -7,11 +7,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import toy_bench
 
 import gnnnas
 from gnnnas import baselines, harness, progress
 from gnnnas.cli import main
-from gnnnas.data.benchmark import Benchmark
 from gnnnas.progress import Progress, format_duration, resolve_mode
 from gnnnas.protocols import Protocol
 
@@ -137,27 +137,19 @@ def test_write_goes_to_the_given_file():
 
 
 # ----------------------------------------------------------------------------- the bench
-def toy_bench(n=80):
-    space = gnnnas.get_space("nb201")
-    rng = np.random.default_rng(0)
-    archs = [space.sample(rng) for _ in range(n)]
-    y = np.array([a.prune().num_parametric_ops for a in archs], dtype=float) + rng.normal(0, 0.1, n)
-    return Benchmark("toy", space, "y", archs, y, [space.format(a) for a in archs])
-
-
 TOY = Protocol("PTOY", "toy", None, (20, 40), test_on="rest", description="toy")
 
 
 def test_run_protocol_reports_each_task_with_its_tau(capsys):
     models = [harness.ModelSpec("rf", baselines.random_forest, "random forest")]
-    records = harness.run_protocol(TOY, models, seeds=range(2), bench=toy_bench(), progress="lines")
+    records = harness.run_protocol(TOY, models, seeds=range(2), bench=toy_bench(80), progress="lines")
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == len(records) == 4
     for i, (line, record) in enumerate(zip(lines, records)):
         match = LINE.match(line)
         assert match["desc"] == "bench" and (match["remaining"] is not None) == (i < len(records) - 1)
         assert match["status"] == f"rf N={record.train_size} seed {record.seed} tau={record.kendall_tau:.3f}"
-    harness.run_protocol(TOY, models, seeds=range(1), bench=toy_bench(),
+    harness.run_protocol(TOY, models, seeds=range(1), bench=toy_bench(80),
                          skip=lambda m, n, s: n == 20)  # default: quiet
     assert capsys.readouterr().err == ""
 
@@ -168,7 +160,7 @@ def toy_protocol(monkeypatch):
     import gnnnas.protocols
 
     monkeypatch.setattr(gnnnas.protocols, "get_protocol", lambda name: TOY)
-    monkeypatch.setattr(Protocol, "load", lambda self, data_dir=None: toy_bench())
+    monkeypatch.setattr(Protocol, "load", lambda self, data_dir=None: toy_bench(80))
 
 
 def test_cli_bench_progress_on_stderr_results_on_stdout(toy_protocol, capsys):
@@ -190,7 +182,7 @@ def test_cli_bench_progress_on_stderr_results_on_stdout(toy_protocol, capsys):
 def test_search_reports_per_round(capsys):
     from gnnnas.search import BenchmarkOracle, predictor_search, random_search
 
-    bench = toy_bench()
+    bench = toy_bench(80)
     oracle = BenchmarkOracle(bench)
     predictor_search("nb201", oracle, 12, rng=0, initial=4, per_round=4, pool=20, candidates=oracle.archs,
                      predictor_factory=baselines.random_forest, progress="lines")
