@@ -145,3 +145,35 @@ def test_score_checkpoint_without_hypernetwork_names_the_train_option(tmp_path, 
     assert main(["score", "--checkpoint", "m.gnnnas", "--random", "2", "--out", "z.csv"]) == 2
     err = capsys.readouterr().err
     assert "gnnnas train --hypernetwork" in err and "hypernetwork=True" not in err
+
+
+def _commands(parser, prefix=()):
+    """(argv prefix, subparser) of every command, nested ones (`data convert`) included."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _commands(sub, (*prefix, name))
+
+
+def test_every_option_of_every_command_replaces_its_python_name():
+    parser = build_parser()
+    checked = 0
+    for names, sub in _commands(parser):
+        args = argparse_namespace(names)
+        for action in sub._actions:
+            if not action.option_strings or action.dest in ("help", "version") or action.dest == action.option_strings[-1]:
+                continue
+            option = action.option_strings[-1]
+            assert _as_cli_message(f"{action.dest} must be positive", parser, args) == f"{option} must be positive"
+            assert _as_cli_message(f"pass {action.dest}= here", parser, args) == f"pass {option} here"
+            checked += 1
+    assert checked > 50  # every command's options, not a sample
+
+
+def argparse_namespace(names):
+    import argparse
+
+    return argparse.Namespace(command=names[0], data_command=names[1] if len(names) > 1 else None)
