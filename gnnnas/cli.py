@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 import gnnnas
-from gnnnas.params import NUMERIC_PARAMS, Range
+from gnnnas.params import CONV_NAMES, NUMERIC_PARAMS, Range
 
 # Only argparse and gnnnas.params (no torch, numpy or data modules) at import: `gnnnas --help`
 # answers in a fraction of a second; each command imports what it needs.
@@ -170,7 +170,7 @@ def _training_data(args: argparse.Namespace):
 
 def _predictor_params(args: argparse.Namespace) -> dict:
     params = {}
-    for name in ("epochs", "hidden_dim", "num_layers", "n_members", "lr", "loss", "device", "hypernetwork",
+    for name in ("epochs", "hidden_dim", "num_layers", "conv", "n_members", "lr", "loss", "device", "hypernetwork",
                  "num_threads"):
         value = getattr(args, name, None)
         if value is not None:
@@ -516,6 +516,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=_POSITIVE, default=None, help="training epochs (default: the predictor's)")
     p.add_argument("--hidden-dim", dest="hidden_dim", type=_POSITIVE, default=None)
     p.add_argument("--num-layers", dest="num_layers", type=_POSITIVE, default=None)
+    p.add_argument("--conv", default=None, choices=CONV_NAMES,
+                   help="the encoder's graph convolution (default: gcn, the two-direction GCN)")
     p.add_argument("--n-members", dest="n_members", type=_POSITIVE, default=None, help="ensemble size")
     p.add_argument("--lr", type=_in(NUMERIC_PARAMS["lr"]), default=None)
     p.add_argument("--loss", default=None, help="ranking loss spec, e.g. pairwise_logistic or mse+listnet")

@@ -12,7 +12,7 @@ a :class:`~gnnnas.Predictor` fitted with ``hypernetwork=True`` scores the same w
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from gnnnas.graph import ArchGraph
+from gnnnas.nn.convs import check_conv
 from gnnnas.progress import Progress, ProgressMode
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
@@ -35,6 +36,7 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         proxy_data: proxy images (see :func:`gnnnas.data.load_proxy`).
         width: channels of the generated networks.
         hidden_dim, num_layers: encoder size.
+        conv: the encoder's graph convolution (``gnnnas.Predictor``'s ``conv``).
         pool_size: architectures sampled from the space to train on (when ``fit`` gets none).
         steps: optimiser steps; each draws ``archs_per_step`` architectures and ``images_per_step``
             training images.
@@ -55,6 +57,7 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         width: int = 8,
         hidden_dim: int = 128,
         num_layers: int = 4,
+        conv: str | Callable = "gcn",
         pool_size: int = 2000,
         steps: int = 1000,
         archs_per_step: int = 16,
@@ -73,6 +76,7 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         self.width = width
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
+        self.conv = conv
         self.pool_size = pool_size
         self.steps = steps
         self.archs_per_step = archs_per_step
@@ -103,6 +107,7 @@ class ZeroFinetuneEvaluator(BaseEstimator):
         from gnnnas.threads import cpu_threads
 
         NUMERIC_PARAMS["num_threads"].check("num_threads", self.num_threads)
+        check_conv(self.conv)
         with cpu_threads(self.num_threads, resolve_device(self.device)):
             return self._fit(archs, progress)
 
@@ -141,6 +146,7 @@ class ZeroFinetuneEvaluator(BaseEstimator):
             self.featurizer_.num_features,
             hidden_dim=self.hidden_dim,
             num_layers=self.num_layers,
+            conv=self.conv,
             cell_sequence=graphs[0].cell_sequence,
             executor=executor,
         ).to(device)

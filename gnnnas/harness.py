@@ -264,6 +264,7 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
     scikit-learn baselines use one thread.
     """
     from gnnnas import baselines
+    from gnnnas.nn.convs import CONVS
     from gnnnas.predictor import Predictor
 
     over = {"num_threads": num_threads} if epochs is None else {"epochs": epochs, "num_threads": num_threads}
@@ -275,8 +276,8 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
         ModelSpec("gnnnas", ours(), "our predictor, default hyperparameters"),
         ModelSpec("gnnnas-no-global", ours(use_global_node=False, readout="mean+sum"), "ablation: no global macro node"),
         ModelSpec("gnnnas-macro", ours(macro_features=True), "variant: macro features (params, FLOPs, depth...) on the global node"),
-        ModelSpec("gnnnas-gin", ours(aggr="sum"), "variant: GIN-style sum aggregation instead of GCN means"),
-        ModelSpec("gnnnas-gat", ours(aggr="attention"), "variant: GAT-style attention aggregation instead of GCN means"),
+        *(ModelSpec(f"gnnnas-{name}", ours(conv=name), f"variant: encoder conv {name!r} ({spec.source})")
+          for name, spec in CONVS.items() if name != "gcn"),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
         ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),
         ModelSpec("gnnnas-hyper", ours(hypernetwork=True),

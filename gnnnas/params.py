@@ -11,7 +11,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BOOL_PARAMS", "NUMERIC_PARAMS", "POSITIVE_INT", "Range"]
+__all__ = ["BOOL_PARAMS", "CONV_NAMES", "NUMERIC_PARAMS", "POSITIVE_INT", "Range"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,7 @@ NUMERIC_PARAMS: dict[str, Range] = {
 }
 BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "contract_identities",
                "bootstrap", "hypernetwork", "verbose")
+
+#: Names of the built-in encoder convolutions (:data:`gnnnas.nn.convs.CONVS`, which imports
+#: torch-geometric; kept here so ``gnnnas --help`` lists them without importing torch).
+CONV_NAMES = ("gcn", "gin", "gine", "gatv2", "transformer", "resgated", "graphconv", "sage")

@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator
 
 from gnnnas.graph import ArchGraph
+from gnnnas.nn.convs import check_conv
 from gnnnas.nn.featurize import DenseGraphBatch, GraphFeaturizer
 from gnnnas.nn.losses import parse_loss_spec, ranking_loss
 from gnnnas.nn.model import RankingModel
@@ -65,8 +66,15 @@ class Predictor(BaseEstimator):
     Args:
         space: search space name (or a :class:`~gnnnas.SearchSpace`); native encodings of this
             space are accepted wherever archs are.
-        hidden_dim, num_layers, dropout, aggr: encoder size (``aggr``: ``"mean"`` GCN-style,
-            ``"sum"`` GIN-style or ``"attention"`` GAT-style neighbourhood aggregation).
+        hidden_dim, num_layers, dropout: encoder size.
+        conv: the encoder's graph convolution (:mod:`gnnnas.nn.convs`): ``"gcn"`` (the
+            two-direction GCN with the global node, default), ``"gin"``, ``"gatv2"``,
+            ``"transformer"``, ``"resgated"``, ``"graphconv"``, ``"sage"`` (torch-geometric's
+            layers, one per edge kind), a PyG conv class such as
+            ``torch_geometric.nn.GraphConv``, or a callable ``(in_dim, out_dim) -> MessagePassing``.
+            Checkpoints store a name: save a predictor with your own layer after
+            :func:`gnnnas.nn.register_conv`. Measured per protocol in
+            ``benchmarks/results/convs.md``.
         use_global_node: let the global macro-structure node take part (ablation switch).
         cell_context: HyperNAS cell-to-cell context for multi-cell spaces (DARTS).
         readout: ``"+"``-joined ``global``, ``mean``, ``sum`` (default all three: the sum keeps the
@@ -145,7 +153,7 @@ class Predictor(BaseEstimator):
         hidden_dim: int = 128,
         num_layers: int = 4,
         dropout: float = 0.1,
-        aggr: str = "mean",
+        conv: str | Callable = "gcn",
         use_global_node: bool = True,
         cell_context: bool = True,
         readout: str = "global+mean+sum",
@@ -183,7 +191,7 @@ class Predictor(BaseEstimator):
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.dropout = dropout
-        self.aggr = aggr
+        self.conv = conv
         self.use_global_node = use_global_node
         self.cell_context = cell_context
         self.readout = readout
@@ -250,6 +258,7 @@ class Predictor(BaseEstimator):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")  # noqa: TRY004
         if self.label_transform not in _LABEL_TRANSFORMS:
             raise ValueError(f"label_transform must be one of {_LABEL_TRANSFORMS}, got {self.label_transform!r}")
+        check_conv(self.conv)
         parse_loss_spec(self.loss)
         if self.task_weighting not in TASK_WEIGHTINGS:
             raise ValueError(f"task_weighting must be one of {TASK_WEIGHTINGS}, got {self.task_weighting!r}")
@@ -364,7 +373,7 @@ class Predictor(BaseEstimator):
             hidden_dim=self.hidden_dim,
             num_layers=self.num_layers,
             dropout=self.dropout,
-            aggr=self.aggr,
+            conv=self.conv,
             use_global_node=self.use_global_node,
             cell_context=self.cell_context,
             cell_sequence=self.cell_sequence_,

@@ -38,7 +38,10 @@ __all__ = ["CHECKPOINT_FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
 
 MAGIC = "gnnnas-predictor"
 #: 2: adds ``tensors_sha256``. Format 1 files (no checksum) are refused with a clear error.
-CHECKPOINT_FORMAT_VERSION = 2
+#: 3: the encoder is built from torch-geometric convolutions; ``params`` names the ``conv``
+#: (``aggr`` is gone). A format-2 file with ``aggr="mean"`` loads into ``conv="gcn"``, which
+#: computes the same function with the same weight names; other format-2 encoders are refused.
+CHECKPOINT_FORMAT_VERSION = 3
 
 
 def _error(message: str):
@@ -53,9 +56,16 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
     from safetensors.torch import save
 
     import gnnnas
+    from gnnnas.nn.convs import conv_name
 
     params = predictor.get_params()
     params["space"] = predictor.space_.name
+    params["conv"] = conv_name(predictor.conv)
+    if params["conv"] is None:
+        raise ValueError(
+            f"cannot save a predictor whose conv is {predictor.conv!r}: checkpoints store a conv by name; "
+            "register it first with gnnnas.nn.register_conv(name, factory) and fit with conv=name"
+        )
     if not isinstance(params.get("proxy_data"), str):
         # user images are not stored; remember their name, and pass them to proxy_scores again
         proxy = getattr(predictor, "proxy_", None)
@@ -105,6 +115,20 @@ def _write_atomically(path: Path, blob: bytes) -> None:
 
 
 # ---------------------------------------------------------------------- load
+def _upgrade_format_2(where: str, params: dict) -> dict:
+    """Format 2 (dense encoder with ``aggr``) -> format 3 params, for the one encoder that ported."""
+    params = dict(params)
+    aggr = params.pop("aggr", "mean")
+    if aggr != "mean":
+        raise _error(
+            f"{where} has checkpoint format 2 with the dense encoder aggr={aggr!r}, which gnnnas no longer has "
+            f"(format {CHECKPOINT_FORMAT_VERSION} builds the encoder from torch-geometric convs); refit the "
+            "predictor, e.g. with conv='gin' or conv='gatv2', and save it again"
+        )
+    params["conv"] = "gcn"  # the same function, the same weight names (tests/nn/test_encoder_port.py)
+    return params
+
+
 def _is_int(low: int):
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
@@ -203,11 +227,11 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
     if not isinstance(metadata, dict) or metadata.get("format") != MAGIC:
         raise _error(f"{where} is a safetensors file but not a gnnnas predictor checkpoint")
     version = metadata.get("format_version")
-    if version != str(CHECKPOINT_FORMAT_VERSION):
+    if version not in (str(CHECKPOINT_FORMAT_VERSION), "2"):
         hint = "; format 1 has no checksum of the weights: fit and save the predictor again" if version == "1" else ""
         raise _error(
             f"{where} has checkpoint format {version} (written by gnnnas "
-            f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads format {CHECKPOINT_FORMAT_VERSION}{hint}"
+            f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 2 and {CHECKPOINT_FORMAT_VERSION}{hint}"
         )
     digest = _data_sha256(raw)
     if metadata.get("tensors_sha256") != digest:
@@ -220,6 +244,8 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
         raise _error(f"{where} has a damaged config: {error}") from None
     if not isinstance(params, dict) or not isinstance(params.get("space"), str):
         raise _error(f"{where}: header field 'params' must be an object with a space name, got {params!r}")
+    if version == "2":
+        params = _upgrade_format_2(where, params)
     if space is not None and params["space"] != space:
         raise _error(f"{where} is a predictor for space {params['space']!r}, not {space!r}")
     try:

@@ -70,7 +70,7 @@ def load_bytes(tmp_path, blob):
 def test_roundtrip_and_header(saved, tmp_path, toy):
     predictor, blob = saved
     header, _ = split(blob)
-    assert header["__metadata__"]["format_version"] == str(CHECKPOINT_FORMAT_VERSION) == "2"
+    assert header["__metadata__"]["format_version"] == str(CHECKPOINT_FORMAT_VERSION) == "3"
     assert re.fullmatch(r"[0-9a-f]{64}", header["__metadata__"]["tensors_sha256"])
     # the helpers rebuild a file that loads: edits below fail because of the edit, not the rebuild
     loaded = load_bytes(tmp_path, rebuild(*split(blob)))
@@ -231,3 +231,63 @@ def test_kill_9_during_save_keeps_the_target_and_the_next_save_cleans_up(saved, 
     saved[0].save(target)
     assert [p.name for p in tmp_path.iterdir()] == ["m.gnnnas"]
     Predictor.load(target)
+
+
+# ---------------------------------------------------------------------- format 2 (dense encoder)
+def _as_format_2(blob, aggr):
+    """``blob`` rewritten as a format-2 file of the dense encoder (``aggr`` instead of ``conv``);
+    the weight names of ``conv="gcn"`` are those format 2 used."""
+    header, data = split(blob)
+    params = json.loads(header["__metadata__"]["params"])
+    del params["conv"]
+    if aggr is not None:
+        params["aggr"] = aggr
+    header["__metadata__"]["params"] = json.dumps(params)
+    header["__metadata__"]["format_version"] = "2"
+    return rebuild(header, data)
+
+
+@pytest.mark.parametrize("aggr", ["mean", None])
+def test_format_2_gcn_checkpoint_loads_into_the_pyg_encoder(saved, tmp_path, toy, aggr):
+    assert CHECKPOINT_FORMAT_VERSION == 3
+    loaded = load_bytes(tmp_path, _as_format_2(saved[1], aggr))
+    assert loaded.conv == "gcn"
+    np.testing.assert_allclose(loaded.predict(toy[0]), saved[0].predict(toy[0]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("aggr", ["sum", "attention"])
+def test_format_2_checkpoint_of_a_removed_encoder_says_what_to_do(saved, tmp_path, aggr):
+    with pytest.raises(CheckpointError, match=f"format 2 with the dense encoder aggr='{aggr}'.*refit"):
+        load_bytes(tmp_path, _as_format_2(saved[1], aggr))
+
+
+def test_conv_is_stored_by_name_and_checked(toy, tmp_path):
+    predictor = Predictor(conv="sage", epochs=1, hidden_dim=8, num_layers=1).fit(*toy)
+    predictor.save(tmp_path / "s.gnnnas")
+    loaded = Predictor.load(tmp_path / "s.gnnnas")
+    assert loaded.conv == "sage"
+    np.testing.assert_allclose(loaded.predict(toy[0]), predictor.predict(toy[0]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(CheckpointError, match="'params' is invalid: conv must be one of"):
+        load_bytes(tmp_path, edit((tmp_path / "s.gnnnas").read_bytes(), "params", "conv", "not-a-conv"))
+
+
+def test_an_unregistered_conv_cannot_be_saved_and_a_registered_one_can(toy, tmp_path):
+    from torch_geometric.nn import LEConv
+
+    from gnnnas.nn.convs import CONVS, register_conv
+
+    predictor = Predictor(conv=LEConv, epochs=1, hidden_dim=8, num_layers=1).fit(*toy)
+    with pytest.raises(ValueError, match="register it first with gnnnas.nn.register_conv"):
+        predictor.save(tmp_path / "u.gnnnas")
+    assert not (tmp_path / "u.gnnnas").exists()
+    register_conv("test-leconv", LEConv, edge_input="weight")
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_conv("test-leconv", LEConv)
+        predictor.save(tmp_path / "u.gnnnas")  # the class is registered now: stored by its name
+        loaded = Predictor.load(tmp_path / "u.gnnnas")
+        assert loaded.conv == "test-leconv"
+    finally:
+        del CONVS["test-leconv"]
+    with pytest.raises(CheckpointError, match="conv must be one of"):
+        Predictor.load(tmp_path / "u.gnnnas")  # a process that has not registered it
