@@ -7,6 +7,7 @@ import torch
 from torch_geometric.nn import GATConv, GCNConv, MessagePassing
 
 import gnnnas
+from gnnnas.evaluator import ZeroFinetuneEvaluator
 from gnnnas.nn.convs import CONVS, DirectedGCNConv, RelationalConv, TypedEdgeConv, relations
 from gnnnas.nn.encoder import ArchEncoder
 from gnnnas.nn.featurize import GraphFeaturizer
@@ -92,3 +93,23 @@ def test_edge_kinds_are_distinguishable_to_every_conv(conv):
     assert not torch.allclose(a, b, atol=1e-4), "forward and backward edges are confused"
     rel = relations(True, "branch")
     assert len(rel) == 4 and len({kinds for kinds in rel.values()}) == 4
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "darts"])
+@pytest.mark.parametrize("conv", ["gatv2", "sage"])
+def test_hypernetwork_ensembles_and_the_evaluator_work_with_any_conv(conv, space_name):
+    """The hypernetwork head reads the node embeddings of every conv (DARTS: with the cell context)."""
+    archs = sample(space_name, 6)
+    predictor = gnnnas.Predictor(space=space_name, conv=conv, epochs=2, hidden_dim=8, num_layers=1, n_members=2,
+                                 hypernetwork=True, unlabelled_archs=4, hyper_archs=2, hyper_images=4,
+                                 batch_size=3).fit(archs, np.arange(6.0))
+    assert len(predictor.models_) == 2
+    assert any("hyper_loss" in record for record in predictor.history_[0])
+    mean, std = predictor.predict(archs, return_std=True)
+    assert np.all(np.isfinite(mean)) and np.all(std >= 0) and std.max() > 0
+    assert np.all(np.isfinite(predictor.proxy_scores(archs[:3])))
+    evaluator = ZeroFinetuneEvaluator(space=space_name, conv=conv, hidden_dim=8, num_layers=1, steps=2,
+                                             archs_per_step=2, images_per_step=4, pool_size=4)
+    evaluator.fit()
+    assert evaluator.model_.encoder.conv == conv
+    assert np.all(np.isfinite(evaluator.score_archs(archs[:3])))
