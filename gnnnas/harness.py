@@ -265,6 +265,7 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
     """
     from gnnnas import baselines
     from gnnnas.nn.convs import CONVS
+    from gnnnas.params import CONV_NAMES
     from gnnnas.predictor import Predictor
 
     over = {"num_threads": num_threads} if epochs is None else {"epochs": epochs, "num_threads": num_threads}
@@ -277,7 +278,7 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
         ModelSpec("gnnnas-no-global", ours(use_global_node=False, readout="mean+sum"), "ablation: no global macro node"),
         ModelSpec("gnnnas-macro", ours(macro_features=True), "variant: macro features (params, FLOPs, depth...) on the global node"),
         *(ModelSpec(f"gnnnas-{name}", ours(conv=name), f"variant: encoder conv {name!r} ({spec.source})")
-          for name, spec in CONVS.items() if name != "gcn"),
+          for name, spec in ((n, CONVS[n]) for n in CONV_NAMES) if name != "gcn"),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
         ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),
         ModelSpec("gnnnas-hyper", ours(hypernetwork=True),

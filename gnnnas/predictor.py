@@ -68,13 +68,13 @@ class Predictor(BaseEstimator):
             space are accepted wherever archs are.
         hidden_dim, num_layers, dropout: encoder size.
         conv: the encoder's graph convolution (:mod:`gnnnas.nn.convs`): ``"gcn"`` (the
-            two-direction GCN with the global node, default), ``"gin"``, ``"gatv2"``,
-            ``"transformer"``, ``"resgated"``, ``"graphconv"``, ``"sage"`` (torch-geometric's
-            layers, one per edge kind), a PyG conv class such as
-            ``torch_geometric.nn.GraphConv``, or a callable ``(in_dim, out_dim) -> MessagePassing``.
-            Checkpoints store a name: save a predictor with your own layer after
-            :func:`gnnnas.nn.register_conv`. Measured per protocol in
-            ``benchmarks/results/convs.md``.
+            two-direction GCN with the global node, default); ``"gine"``, ``"gatv2"``,
+            ``"transformer"``, ``"resgated"`` (one torch-geometric layer, edge kinds as edge
+            features); ``"gin"``, ``"graphconv"``, ``"sage"`` (one layer per edge kind); a PyG
+            conv class such as ``torch_geometric.nn.GCNConv``, or a callable
+            ``(in_dim, out_dim) -> MessagePassing``. Checkpoints store a name: register your
+            own layer with :func:`gnnnas.nn.register_conv` before saving. Measured per protocol
+            in ``benchmarks/results/convs.md``.
         use_global_node: let the global macro-structure node take part (ablation switch).
         cell_context: HyperNAS cell-to-cell context for multi-cell spaces (DARTS).
         readout: ``"+"``-joined ``global``, ``mean``, ``sum`` (default all three: the sum keeps the

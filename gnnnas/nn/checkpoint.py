@@ -64,7 +64,7 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
     if params["conv"] is None:
         raise ValueError(
             f"cannot save a predictor whose conv is {predictor.conv!r}: checkpoints store a conv by name; "
-            "register it first with gnnnas.nn.register_conv(name, factory) and fit with conv=name"
+            "register it first with gnnnas.nn.register_conv(name, factory) (then it is saved under that name)"
         )
     if not isinstance(params.get("proxy_data"), str):
         # user images are not stored; remember their name, and pass them to proxy_scores again

@@ -10,15 +10,14 @@ global -> node, node -> global). Three kinds of layer exist:
   ``A_fwd`` averages a node and its predecessors (weighted by edge multiplicity), ``A_bwd`` a
   node and its successors; ``G`` lets DAG nodes read the global node and the global node read
   the mean of its DAG nodes. It computes exactly what gnnnas's former dense encoder computed.
-- :class:`TypedEdgeConv`: one PyG conv that takes edge features, given each edge's kind
+- :class:`TypedEdgeConv`: one PyG conv that takes edge features, given each edge's relation
   (one-hot) and multiplicity: ``gine`` (``GINEConv``), ``gatv2`` (``GATv2Conv``),
   ``transformer`` (``TransformerConv``), ``resgated`` (``ResGatedGraphConv``).
 - :class:`RelationalConv`: one PyG conv per edge kind, outputs ``ReLU``'d and averaged (the
   R-GCN recipe, Schlichtkrull et al., 2018, arXiv 1703.06103), for layers without edge
-  features: ``gin`` (``GINConv``), ``graphconv`` (``GraphConv``, given the multiplicities as
-  ``edge_weight``), ``sage`` (``SAGEConv``), and a user's own layer: a PyG conv class or any
-  callable ``(in_dim, out_dim) -> MessagePassing`` (multiplicities passed when its ``forward``
-  takes ``edge_weight``).
+  features: ``gin`` (``GINConv``), ``graphconv`` (``GraphConv``), ``sage`` (``SAGEConv``), and
+  a user's own layer: a PyG conv class or any callable ``(in_dim, out_dim) -> MessagePassing``
+  (multiplicities passed as ``edge_weight`` when the built layer's ``forward`` takes it).
 """
 
 from __future__ import annotations
@@ -46,6 +45,7 @@ from gnnnas.nn.graph_batch import BACKWARD, EDGE_KINDS, FORWARD, GLOBAL_TO_NODE,
 __all__ = [
     "CONVS",
     "GLOBAL_MODES",
+    "EDGE_FEATURES",
     "ConvSpec",
     "DirectedGCNConv",
     "RelationalConv",
@@ -144,20 +144,20 @@ class DirectedGCNConv(MessagePassing):
 @dataclass(frozen=True)
 class ConvSpec:
     """A registered convolution: ``factory(in_dim, out_dim)`` builds one PyG conv; ``source``
-    names the paper. ``edge_input`` says how the conv tells edges apart:
+    names the paper. ``typed`` says how the conv tells edge kinds apart:
 
-    - ``"typed"``: one conv over all edges, ``edge_attr [E, 5]`` = one-hot edge kind and
-      multiplicity (the factory builds it with ``edge_dim=EDGE_FEATURES``);
-    - ``"weight"``: one conv per edge kind (:class:`RelationalConv`), ``edge_weight=[E]``
-      multiplicities;
-    - ``None``: one conv per edge kind, multiplicities not passed."""
+    - ``True``: one conv over all edges (:class:`TypedEdgeConv`) with ``edge_attr [E, 5]`` = the
+      edge's relation (one-hot) and multiplicity; the factory builds it with
+      ``edge_dim=EDGE_FEATURES``;
+    - ``False``: one conv per edge kind (:class:`RelationalConv`); multiplicities are passed as
+      ``edge_weight`` when the built layer's ``forward`` takes that argument."""
 
     factory: Callable[[int, int], nn.Module] | None
-    edge_input: str | None
+    typed: bool
     source: str
 
 
-#: Edge features of ``"typed"`` convs: one-hot edge kind (4) and the edge's multiplicity.
+#: Edge features of typed convs: one-hot relation (up to 4) and the edge's multiplicity.
 EDGE_FEATURES = len(EDGE_KINDS) + 1
 
 
@@ -171,35 +171,43 @@ def _gin(i: int, o: int) -> MessagePassing:
 
 #: The registry of convolutions by name (``"gcn"``, with no factory, is :class:`DirectedGCNConv`).
 CONVS: dict[str, ConvSpec] = {
-    "gcn": ConvSpec(None, None, "Wen et al. 2020, arXiv 1912.00848 (two-direction GCN)"),
-    "gin": ConvSpec(_gin, None, "Xu et al. 2019, arXiv 1810.00826 (GINConv)"),
-    "gine": ConvSpec(lambda i, o: GINEConv(_mlp(i, o), train_eps=True, edge_dim=EDGE_FEATURES), "typed",
+    "gcn": ConvSpec(None, False, "Wen et al. 2020, arXiv 1912.00848 (two-direction GCN)"),
+    "gin": ConvSpec(_gin, False, "Xu et al. 2019, arXiv 1810.00826 (GINConv)"),
+    "gine": ConvSpec(lambda i, o: GINEConv(_mlp(i, o), train_eps=True, edge_dim=EDGE_FEATURES), True,
                      "Hu et al. 2020, arXiv 1905.12265 (GINEConv, edge kind as edge feature)"),
-    "gatv2": ConvSpec(lambda i, o: GATv2Conv(i, o, heads=2, concat=False, edge_dim=EDGE_FEATURES), "typed",
+    "gatv2": ConvSpec(lambda i, o: GATv2Conv(i, o, heads=2, concat=False, edge_dim=EDGE_FEATURES), True,
                       "Brody et al. 2022, arXiv 2105.14491 (GATv2Conv, 2 heads averaged, edge kind as edge feature)"),
-    "transformer": ConvSpec(lambda i, o: TransformerConv(i, o, heads=2, concat=False, edge_dim=EDGE_FEATURES), "typed",
+    "transformer": ConvSpec(lambda i, o: TransformerConv(i, o, heads=2, concat=False, edge_dim=EDGE_FEATURES), True,
                             "Shi et al. 2021, arXiv 2009.03509 (TransformerConv, 2 heads averaged, edge kind as edge feature)"),
-    "resgated": ConvSpec(lambda i, o: ResGatedGraphConv(i, o, edge_dim=EDGE_FEATURES), "typed",
+    "resgated": ConvSpec(lambda i, o: ResGatedGraphConv(i, o, edge_dim=EDGE_FEATURES), True,
                          "Bresson & Laurent 2017, arXiv 1711.07553 (ResGatedGraphConv, edge kind as edge feature)"),
-    "graphconv": ConvSpec(lambda i, o: GraphConv(i, o, aggr="mean"), "weight",
-                          "Morris et al. 2019, arXiv 1810.02244 (GraphConv, mean aggregation)"),
-    "sage": ConvSpec(lambda i, o: SAGEConv(i, o), None, "Hamilton et al. 2017, arXiv 1706.02216 (SAGEConv)"),
+    "graphconv": ConvSpec(lambda i, o: GraphConv(i, o), False,
+                          "Morris et al. 2019, arXiv 1810.02244 (GraphConv, sums weighted by multiplicity)"),
+    "sage": ConvSpec(lambda i, o: SAGEConv(i, o), False, "Hamilton et al. 2017, arXiv 1706.02216 (SAGEConv, mean)"),
 }
 
 
-def register_conv(name: str, factory: Callable[[int, int], MessagePassing], edge_input: str | None = None,
+def register_conv(name: str, factory: Callable[[int, int], MessagePassing], typed: bool = False,
                   source: str = "user") -> None:
     """Make ``name`` usable as ``Predictor(conv=name)``; needed to save and load a predictor whose
-    conv is the user's own (checkpoints store the name, never code).
+    conv is the user's own (checkpoints store the name, never code). A registered class or
+    factory passed itself as ``conv`` is found by identity and saved under ``name``.
+
+    Args:
+        name: the registry name.
+        factory: a PyG conv class or a callable ``(in_dim, out_dim) -> MessagePassing``.
+        typed: ``True`` for a layer that takes ``edge_attr`` and is built with
+            ``edge_dim=EDGE_FEATURES`` (one conv, edge kinds as edge features); ``False`` for one
+            conv per edge kind.
+        source: where the layer comes from (paper, arXiv id), shown in benchmark tables.
 
     Raises:
-        ValueError: ``name`` is taken or ``edge_input`` is not ``"weight"``, ``"attr"`` or None.
+        ValueError: ``name`` is taken, or ``factory`` is not callable or is a built layer.
     """
     if name in CONVS:
         raise ValueError(f"a conv named {name!r} is already registered")
-    if edge_input not in ("typed", "weight", None):
-        raise ValueError(f"edge_input must be 'typed', 'weight' or None, got {edge_input!r}")
-    CONVS[name] = ConvSpec(factory, edge_input, source)
+    _check_factory(factory)
+    CONVS[name] = ConvSpec(factory, bool(typed), source)
 
 
 def conv_name(conv) -> str | None:
@@ -211,85 +219,123 @@ def conv_name(conv) -> str | None:
     return next((name for name, spec in CONVS.items() if spec.factory is not None and spec.factory is conv), None)
 
 
+def _check_factory(factory) -> None:
+    if isinstance(factory, nn.Module):
+        raise ValueError(f"conv must be a conv class or a factory, not a built layer ({type(factory).__name__} "
+                         "instance): pass e.g. torch_geometric.nn.GCNConv or lambda i, o: GCNConv(i, o)")
+    if not callable(factory):
+        raise ValueError(f"conv must be a registered name, a PyG conv class or a callable "  # noqa: TRY004
+                         f"(in_dim, out_dim) -> MessagePassing, got {factory!r}")
+
+
 def _spec(conv) -> ConvSpec:
     if isinstance(conv, str):
         if conv not in CONVS:
             raise ValueError(f"conv must be one of {sorted(CONVS)}, a PyG conv class or a callable "
-                             f"(in_dim, out_dim) -> MessagePassing, got {conv!r}")
+                             f"(in_dim, out_dim) -> MessagePassing, got {conv!r} (a conv of your own "
+                             "must be registered with gnnnas.nn.register_conv in this process before use)")
         return CONVS[conv]
-    if not callable(conv):
-        raise ValueError(f"conv must be a registered name, a PyG conv class or a callable, got {conv!r}")  # noqa: TRY004
+    _check_factory(conv)
     name = conv_name(conv)
-    if name is not None:
-        return CONVS[name]
-    signature = inspect.signature(conv.forward) if isinstance(conv, type) else None
-    edge_input = "weight" if signature is not None and "edge_weight" in signature.parameters else None
-    return ConvSpec(conv, edge_input, "user")
+    return CONVS[name] if name is not None else ConvSpec(conv, False, "user")
+
+
+def _build(factory, in_dim: int, out_dim: int) -> MessagePassing:
+    conv = factory(in_dim, out_dim)
+    if not isinstance(conv, MessagePassing):
+        raise ValueError(f"conv factory {factory!r} returned {type(conv).__name__}, "  # noqa: TRY004
+                         "not a torch_geometric.nn.MessagePassing")
+    return conv
+
+
+def _check_width(y: torch.Tensor, out_dim: int, conv: nn.Module) -> torch.Tensor:
+    if y.shape[-1] != out_dim:
+        raise ValueError(f"{type(conv).__name__} returned {y.shape[-1]} features per node, the encoder needs "
+                         f"out_dim={out_dim} (a multi-head layer with concat=True returns heads * out_dim: "
+                         "build it with concat=False)")
+    return y
 
 
 class RelationalConv(nn.Module):
-    """One PyG conv per relation; ``mean_r ReLU(conv_r(x, edges_r))`` (R-GCN style).
+    """One PyG conv per relation; ``mean_r ReLU(conv_r(x, edges_r))``: the R-GCN recipe
+    (Schlichtkrull et al., arXiv 1703.06103), like ``torch_geometric.nn.HeteroConv(aggr="mean")``
+    over one node type with a ReLU before the mean (as in the two-direction GCN).
+
+    Multiplicities are passed as ``edge_weight`` to layers whose ``forward`` takes it.
 
     Args:
         factory: ``(in_dim, out_dim) -> MessagePassing``.
         in_dim, out_dim: feature sizes.
         rel: edge kinds of each relation (:func:`relations`).
-        edge_input: how edge multiplicities are passed (see :class:`ConvSpec`).
 
     Raises:
-        ValueError: the factory does not return a ``torch_geometric.nn.MessagePassing``.
+        ValueError: the factory does not return a ``torch_geometric.nn.MessagePassing``, its
+            ``forward`` needs ``edge_attr`` (register it with ``typed=True``), or (at the first
+            forward) it returns another width than ``out_dim``.
     """
 
-    def __init__(self, factory, in_dim: int, out_dim: int, rel: dict[str, tuple[int, ...]],
-                 edge_input: str | None = None) -> None:
+    def __init__(self, factory, in_dim: int, out_dim: int, rel: dict[str, tuple[int, ...]]) -> None:
         super().__init__()
         self.rel = {k: tuple(v) for k, v in rel.items()}
-        self.edge_input = edge_input
-        self.convs = nn.ModuleDict()
-        for name in self.rel:
-            conv = factory(in_dim, out_dim)
-            if not isinstance(conv, MessagePassing):
-                raise ValueError(f"conv factory {factory!r} returned {type(conv).__name__}, "  # noqa: TRY004
-                                 "not a torch_geometric.nn.MessagePassing")
-            self.convs[name] = conv
+        self.out_dim = out_dim
+        self.convs = nn.ModuleDict({name: _build(factory, in_dim, out_dim) for name in self.rel})
+        forward = inspect.signature(next(iter(self.convs.values())).forward).parameters
+        attr = forward.get("edge_attr")
+        self.factory_name = getattr(factory, "__name__", repr(factory))
+        if attr is not None and attr.default is inspect.Parameter.empty:
+            raise ValueError(self._needs_attr())
+        self.takes_attr = attr is not None
+        self.takes_weight = "edge_weight" in forward
+
+    def _needs_attr(self) -> str:
+        return (f"conv {self.factory_name} needs edge_attr: register it with gnnnas.nn.register_conv(name, factory, "
+                "typed=True) and build it with edge_dim=gnnnas.nn.convs.EDGE_FEATURES")
 
     def forward(self, x: torch.Tensor, graph: GraphBatch) -> torch.Tensor:
         out = 0.0
         for name, conv in self.convs.items():
             ei, w = graph.edges_of(self.rel[name])
-            if self.edge_input == "weight":
-                y = conv(x, ei, edge_weight=w)
-            else:
-                y = conv(x, ei)
-            out = out + torch.relu(y)
+            try:
+                y = conv(x, ei, edge_weight=w) if self.takes_weight else conv(x, ei)
+            except (AttributeError, TypeError, ValueError) as error:
+                if self.takes_attr:  # e.g. GINEConv: edge_attr defaults to None, yet is required
+                    raise ValueError(f"{self._needs_attr()} ({type(error).__name__}: {error})") from error
+                raise
+            out = out + torch.relu(_check_width(y, self.out_dim, conv))
         return out / len(self.convs)
 
 
 class TypedEdgeConv(nn.Module):
-    """One PyG conv over the edges of every relation, each edge's kind and multiplicity given as
-    ``edge_attr [E, EDGE_FEATURES]``; output ``ReLU(conv(x, edges, edge_attr))``. Cheaper than
-    :class:`RelationalConv` (one conv instead of four) for layers that take edge features.
+    """One PyG conv over the edges of every relation, each edge's relation (one-hot) and
+    multiplicity given as ``edge_attr [E, EDGE_FEATURES]``; output ``ReLU(conv(x, edges,
+    edge_attr))``. Cheaper than :class:`RelationalConv` (one conv instead of four) for layers
+    that take edge features. The relation, not the raw edge kind, is encoded, so
+    ``global_mode="edges"`` (global edges joining the forward and backward relations) means the
+    same here as for the other convs.
 
     Raises:
-        ValueError: the factory does not return a ``torch_geometric.nn.MessagePassing``.
+        ValueError: the factory does not return a ``torch_geometric.nn.MessagePassing``, or (at
+            the first forward) it returns another width than ``out_dim``.
     """
 
     def __init__(self, factory, in_dim: int, out_dim: int, rel: dict[str, tuple[int, ...]]) -> None:
         super().__init__()
-        self.kinds = tuple(sorted({k for kinds in rel.values() for k in kinds}))
-        self.conv = factory(in_dim, out_dim)
-        if not isinstance(self.conv, MessagePassing):
-            raise ValueError(f"conv factory {factory!r} returned {type(self.conv).__name__}, "  # noqa: TRY004
-                             "not a torch_geometric.nn.MessagePassing")
+        self.relation_of = {kind: r for r, kinds in enumerate(rel.values()) for kind in kinds}
+        self.out_dim = out_dim
+        self.conv = _build(factory, in_dim, out_dim)
 
     def forward(self, x: torch.Tensor, graph: GraphBatch) -> torch.Tensor:
-        key = ("typed", self.kinds)
+        key = ("typed", tuple(sorted(self.relation_of.items())))
         if key not in graph.cache:
-            keep = torch.isin(graph.edge_type, torch.as_tensor(self.kinds, device=x.device))
-            kind = torch.nn.functional.one_hot(graph.edge_type[keep], len(EDGE_KINDS)).to(x.dtype)
-            graph.cache[key] = (graph.edge_index[:, keep], torch.cat([kind, graph.edge_weight[keep, None]], 1))
+            lookup = torch.full((len(EDGE_KINDS),), -1, dtype=torch.long, device=x.device)
+            for kind, r in self.relation_of.items():
+                lookup[kind] = r
+            relation = lookup[graph.edge_type]
+            keep = relation >= 0
+            one_hot = torch.nn.functional.one_hot(relation[keep], len(EDGE_KINDS)).to(x.dtype)
+            graph.cache[key] = (graph.edge_index[:, keep], torch.cat([one_hot, graph.edge_weight[keep, None]], 1))
         edge_index, edge_attr = graph.cache[key]
-        return torch.relu(self.conv(x, edge_index, edge_attr=edge_attr))
+        return torch.relu(_check_width(self.conv(x, edge_index, edge_attr=edge_attr), self.out_dim, self.conv))
 
 
 def make_layer(conv, in_dim: int, out_dim: int, rel: dict[str, tuple[int, ...]]) -> nn.Module:
@@ -297,11 +343,11 @@ def make_layer(conv, in_dim: int, out_dim: int, rel: dict[str, tuple[int, ...]])
     spec = _spec(conv)
     if spec.factory is None:
         return DirectedGCNConv(in_dim, out_dim, rel)
-    if spec.edge_input == "typed":
+    if spec.typed:
         return TypedEdgeConv(spec.factory, in_dim, out_dim, rel)
-    return RelationalConv(spec.factory, in_dim, out_dim, rel, spec.edge_input)
+    return RelationalConv(spec.factory, in_dim, out_dim, rel)
 
 
 def check_conv(conv: str | Callable) -> None:
-    """``ValueError`` unless ``conv`` names a registered conv or is callable."""
+    """``ValueError`` unless ``conv`` names a registered conv or is a conv class or factory."""
     _spec(conv)

@@ -37,8 +37,8 @@ class ArchEncoder(nn.Module):
         num_layers: message-passing depth.
         dropout: dropout between layers.
         conv: ``"gcn"`` (two-direction GCN, default) or another name of
-            :data:`gnnnas.nn.convs.CONVS` (``gin``, ``gatv2``, ``transformer``, ``resgated``,
-            ``graphconv``, ``sage``), a PyG conv class, or a callable
+            :data:`gnnnas.nn.convs.CONVS` (``gin``, ``gine``, ``gatv2``, ``transformer``,
+            ``resgated``, ``graphconv``, ``sage``), a PyG conv class, or a callable
             ``(in_dim, out_dim) -> MessagePassing``.
         use_global_node: when False the global node neither sends nor receives messages
             (ablation: plain single-cell encoding).

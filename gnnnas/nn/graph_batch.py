@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from torch_geometric.utils import dense_to_sparse
 
 __all__ = ["BACKWARD", "EDGE_KINDS", "FORWARD", "GLOBAL_TO_NODE", "NODE_TO_GLOBAL", "GraphBatch"]
 
@@ -79,13 +80,11 @@ class GraphBatch:
         device = mask.device
         flat = mask.reshape(-1).nonzero().squeeze(1)  # b * n + row of every real node
         batch, position = flat // n, flat % n
-        index_of = torch.full((num_graphs * n,), -1, dtype=torch.long, device=device)
-        index_of[flat] = torch.arange(len(flat), device=device)
-        g, src, dst = dense.adj.nonzero(as_tuple=True)
-        weight = dense.adj[g, src, dst]
-        src, dst = index_of[g * n + src], index_of[g * n + dst]
+        first = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
+        first[1:] = mask.sum(1).cumsum(0)
+        (src, dst), weight = dense_to_sparse(dense.adj, dense.mask)  # node numbering of the masked rows
         dag = (position > 0).nonzero().squeeze(1)
-        glob = index_of[batch[dag] * n]
+        glob = first[batch[dag]]
         edge_index = torch.cat(
             [torch.stack([src, dst]), torch.stack([dst, src]), torch.stack([glob, dag]), torch.stack([dag, glob])], 1
         )
@@ -93,7 +92,7 @@ class GraphBatch:
         edge_type = kinds.repeat_interleave(torch.tensor([len(src), len(src), len(dag), len(dag)], device=device))
         edge_weight = torch.cat([weight, weight, torch.ones(2 * len(dag), dtype=weight.dtype, device=device)])
         return cls(
-            x=dense.x.reshape(num_graphs * n, -1)[flat],
+            x=dense.x.reshape(num_graphs * n, dense.x.shape[-1])[flat],
             edge_index=edge_index,
             edge_type=edge_type,
             edge_weight=edge_weight,

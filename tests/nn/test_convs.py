@@ -4,7 +4,7 @@ PyG layers plug in; edge kinds stay distinguishable to every conv."""
 import numpy as np
 import pytest
 import torch
-from torch_geometric.nn import GATConv, GCNConv, MessagePassing
+from torch_geometric.nn import GATConv, GCNConv, GINEConv, MessagePassing
 
 import gnnnas
 from gnnnas.evaluator import ZeroFinetuneEvaluator
@@ -41,10 +41,15 @@ def test_every_conv_trains_and_predicts_on_every_space(conv, space_name):
     assert scores.shape == (11,) and np.all(np.isfinite(scores))
     model = predictor.models_[0]
     layer = model.encoder.layers[0]
-    kind = DirectedGCNConv if conv == "gcn" else TypedEdgeConv if CONVS[conv].edge_input == "typed" else RelationalConv
+    kind = DirectedGCNConv if conv == "gcn" else TypedEdgeConv if CONVS[conv].typed else RelationalConv
     assert isinstance(layer, kind)
-    # training moved the conv's weights (the loss reached them)
+    # training moved the conv's weights (the loss reached them): compare with the initial
+    # weights, which the member's seed (seed * 1000 + member = 0) fixes
+    torch.manual_seed(0)
     fresh = predictor._new_model()
+    torch.manual_seed(0)
+    again = predictor._new_model()
+    assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), again.parameters(), strict=True))
     before = dict(fresh.encoder.layers[0].named_parameters())
     assert any(not torch.equal(p, before[k]) for k, p in layer.named_parameters())
 
@@ -59,8 +64,8 @@ def test_a_users_pyg_conv_plugs_in(conv):
     assert isinstance(layer, RelationalConv) and len(layer.convs) == 4  # one per edge kind
     expected = GCNConv if isinstance(conv, type) else GATConv
     assert all(isinstance(c, expected) for c in layer.convs.values())
-    # GCNConv takes edge_weight: the multiplicities reach it; a factory's signature is unknown
-    assert layer.edge_input == ("weight" if isinstance(conv, type) else None)
+    # GCNConv takes edge_weight: the multiplicities reach it; GATConv does not take it
+    assert layer.takes_weight == isinstance(conv, type)
 
 
 def test_bad_convs_are_refused_with_the_reason():
@@ -69,6 +74,12 @@ def test_bad_convs_are_refused_with_the_reason():
         gnnnas.Predictor(conv="gat3").fit(archs, np.arange(4.0))
     with pytest.raises(ValueError, match="conv must be a registered name"):
         gnnnas.Predictor(conv=3).fit(archs, np.arange(4.0))
+    with pytest.raises(ValueError, match="not a built layer"):
+        gnnnas.Predictor(conv=GCNConv(8, 8)).fit(archs, np.arange(4.0))
+    with pytest.raises(ValueError, match="needs edge_attr: register it .* typed=True"):
+        gnnnas.Predictor(conv=GINEConv, epochs=1).fit(archs, np.arange(4.0))
+    with pytest.raises(ValueError, match="returned 16 features per node, the encoder needs out_dim=8.*concat=False"):
+        gnnnas.Predictor(conv=lambda i, o: GATConv(i, o, heads=2), hidden_dim=8, epochs=1).fit(archs, np.arange(4.0))
     with pytest.raises(ValueError, match="returned Linear, not a torch_geometric.nn.MessagePassing"):
         gnnnas.Predictor(conv=torch.nn.Linear, epochs=1).fit(archs, np.arange(4.0))
 
@@ -91,8 +102,25 @@ def test_edge_kinds_are_distinguishable_to_every_conv(conv):
     enc = ArchEncoder(fz.num_features, hidden_dim=16, num_layers=2, conv=conv, readout="mean+sum").eval()
     a, b = enc(batch)[1], enc(flipped)[1]
     assert not torch.allclose(a, b, atol=1e-4), "forward and backward edges are confused"
-    rel = relations(True, "branch")
-    assert len(rel) == 4 and len({kinds for kinds in rel.values()}) == 4
+
+
+@pytest.mark.parametrize("conv", CONV_NAMES)
+def test_global_edges_follow_the_global_mode_for_every_conv(conv):
+    """``branch``: the global node's edges are relations of their own; ``edges``: they join the
+    forward and backward relations. Every conv must see the difference."""
+    assert relations(True, "edges") == {"fwd": (0, 2), "bwd": (1, 3)}
+    assert len(set(relations(True, "branch").values())) == 4
+    space = gnnnas.get_space("nb201")
+    archs = sample("nb201", 4)
+    fz = GraphFeaturizer(space.vocab).fit(archs)
+    batch = fz.transform(archs)
+    out = {}
+    for mode in ("branch", "edges"):
+        torch.manual_seed(0)
+        enc = ArchEncoder(fz.num_features, hidden_dim=16, num_layers=2, conv=conv, global_mode=mode,
+                          readout="mean+sum").eval()
+        out[mode] = enc(batch)[1]
+    assert not torch.allclose(out["branch"], out["edges"], atol=1e-4)
 
 
 @pytest.mark.parametrize("space_name", ["nb201", "darts"])

@@ -64,3 +64,16 @@ def test_edges_of_is_memoised_per_batch():
     graph = GraphBatch.from_dense(GraphFeaturizer(space.vocab).fit(archs).transform(archs))
     assert graph.edges_of((FORWARD,)) is graph.edges_of((FORWARD,))
     assert graph.edges_of((FORWARD,)) is not graph.edges_of((BACKWARD,))
+
+
+def test_an_empty_batch_gives_empty_embeddings():
+    from gnnnas.nn.encoder import ArchEncoder
+
+    space = gnnnas.get_space("nb201")
+    archs = [space.sample(np.random.default_rng(0))]
+    fz = GraphFeaturizer(space.vocab).fit(archs)
+    empty = fz.transform(archs)[:0]
+    graph = GraphBatch.from_dense(empty)
+    assert graph.num_nodes == 0 and graph.edge_index.shape == (2, 0)
+    nodes, emb = ArchEncoder(fz.num_features, hidden_dim=8, num_layers=1, readout="global+mean+sum")(empty)
+    assert emb.shape == (0, 24) and nodes.shape[0] == 0
