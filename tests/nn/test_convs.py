@@ -141,3 +141,21 @@ def test_hypernetwork_ensembles_and_the_evaluator_work_with_any_conv(conv, space
     evaluator.fit()
     assert evaluator.model_.encoder.conv == conv
     assert np.all(np.isfinite(evaluator.score_archs(archs[:3])))
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "darts"])
+def test_gcn_prediction_path_equals_the_training_path(space_name):
+    """Without autograd the GCN multiplies by a sparse CSR matrix (PyG's fused path) instead of
+    gathering and scattering one message per edge: the same numbers up to float rounding."""
+    archs = sample(space_name, 12)
+    space = gnnnas.get_space(space_name)
+    fz = GraphFeaturizer(space.vocab).fit(archs)
+    batch = fz.transform(archs)
+    torch.manual_seed(0)
+    enc = ArchEncoder(fz.num_features, hidden_dim=16, num_layers=3, cell_sequence=archs[0].cell_sequence).eval()
+    nodes, graph = enc(batch)  # autograd on: gather-scatter
+    with torch.no_grad():
+        nodes_fused, graph_fused = enc(batch)
+    assert nodes.requires_grad and not graph_fused.requires_grad
+    torch.testing.assert_close(graph_fused, graph.detach(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(nodes_fused, nodes.detach(), atol=1e-5, rtol=1e-5)
