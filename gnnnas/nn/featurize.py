@@ -228,6 +228,14 @@ class GraphFeaturizer:
             features=None if features is None else torch.from_numpy(features),
         )
 
+    def transform_graph(self, archs: Sequence[ArchGraph]):
+        """The archs as one :class:`~gnnnas.nn.graph_batch.GraphBatch` (torch-geometric layout:
+        ``x [num_nodes, F]``, ``edge_index [2, E]``, ``edge_type [E]``, ``edge_weight [E]``,
+        ``batch [num_nodes]``), what the encoder's convolutions read."""
+        from gnnnas.nn.graph_batch import GraphBatch
+
+        return GraphBatch.from_dense(self.transform(archs))
+
     def get_state(self) -> dict:
         return {
             "macro_names": list(self.macro_names),

@@ -20,8 +20,9 @@ def test_from_dense_keeps_every_node_and_edge(space_name, seed, n):
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(n)]
     k = 0 if archs[0].node_features is None else archs[0].node_features.shape[1]
-    dense = GraphFeaturizer(space.vocab, k).fit(archs).transform(archs)
-    graph = GraphBatch.from_dense(dense)
+    featurizer = GraphFeaturizer(space.vocab, k).fit(archs)
+    dense = featurizer.transform(archs)
+    graph = featurizer.transform_graph(archs)
     # nodes: the dense rows come back, in order, padding zeros included
     x, mask = to_dense_batch(graph.x, graph.batch, batch_size=n, max_num_nodes=graph.max_nodes)
     torch.testing.assert_close(x, dense.x * dense.mask[..., None])
