@@ -109,9 +109,9 @@ class DirectedGCNConv(MessagePassing):
         self.global_branch = "global_to_node" in rel or "node_to_global" in rel
 
     @staticmethod
-    def _mean_weights(graph: GraphBatch, kinds: tuple[int, ...], self_loops: bool):
-        """``(edge_index, edge_weight)`` of the row-normalised operator: each target averages
-        its sources (and itself). Memoised on the batch, so the layers of one pass share it."""
+    def _operator(graph: GraphBatch, kinds: tuple[int, ...], self_loops: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(edge_index, edge_weight)`` of one row-normalised operator: each target averages
+        its sources (and itself, with ``self_loops``). Memoised on the batch."""
         key = ("mean", kinds, self_loops)
         if key not in graph.cache:
             n = graph.num_nodes
@@ -128,38 +128,56 @@ class DirectedGCNConv(MessagePassing):
     def message_and_aggregate(self, adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return spmm(adj_t, x, reduce="sum")
 
-    def _average(self, graph: GraphBatch, kinds: tuple[int, ...], self_loops: bool, x: torch.Tensor) -> torch.Tensor:
-        """``[num_nodes, D]``: each node's (weighted) average of ``x`` over its sources.
+    def _average(self, graph: GraphBatch, ops, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Block ``b`` (``[num_nodes, D]``) averaged by operator ``b``, for every ``b``.
 
-        Training uses PyG's gather-scatter path (``message``); without autograd (prediction)
-        PyG's fused ``message_and_aggregate`` multiplies by a sparse CSR matrix instead, which
-        does not materialise one row per edge (2.7x faster over the 15,625 NB201 cells on one
-        CPU thread; the same sums up to float rounding, ``tests/nn/test_convs.py``).
+        Training: one ``propagate`` (PyG's gather-scatter, ``message``) over the blocks stacked
+        as ``len(ops)`` copies of the nodes, each copy carrying its operator's edges: a layer
+        costs one message-passing call, not three. Without autograd (prediction): PyG's fused
+        ``message_and_aggregate``, a sparse CSR matrix product per operator, which does not
+        materialise one row per edge (2.7x faster over the 15,625 NB201 cells on one CPU
+        thread). Both give the same sums up to float rounding (``tests/nn/test_convs.py``).
         """
-        edge_index, weight = self._mean_weights(graph, kinds, self_loops)
         n = graph.num_nodes
         if torch.is_grad_enabled():
-            return self.propagate(edge_index, x=x, edge_weight=weight, size=(n, n))
-        key = ("csr", kinds, self_loops)
-        if key not in graph.cache:
-            with warnings.catch_warnings():  # torch flags sparse CSR as beta; PyG's spmm is the API
-                warnings.simplefilter("ignore", UserWarning)
-                graph.cache[key] = to_torch_csr_tensor(edge_index.flip(0), weight, size=(n, n))
-        with warnings.catch_warnings():
+            key = ("stacked", tuple(ops))
+            if key not in graph.cache:
+                parts = [self._operator(graph, kinds, loops) for kinds, loops in ops]
+                graph.cache[key] = (torch.cat([ei + b * n for b, (ei, _) in enumerate(parts)], 1),
+                                    torch.cat([w for _, w in parts]))
+            edge_index, weight = graph.cache[key]
+            size = len(ops) * n
+            out = self.propagate(edge_index, x=torch.cat(blocks, 0), edge_weight=weight, size=(size, size))
+            return list(out.split(n))
+        results = []
+        with warnings.catch_warnings():  # torch flags sparse CSR as beta; PyG's spmm is the API
             warnings.simplefilter("ignore", UserWarning)
-            return self.propagate(graph.cache[key], x=x, edge_weight=None)
+            for (kinds, loops), block in zip(ops, blocks, strict=True):
+                key = ("csr", kinds, loops)
+                if key not in graph.cache:
+                    edge_index, weight = self._operator(graph, kinds, loops)
+                    graph.cache[key] = to_torch_csr_tensor(edge_index.flip(0), weight, size=(n, n))
+                results.append(self.propagate(graph.cache[key], x=block, edge_weight=None))
+        return results
 
     def forward(self, x: torch.Tensor, graph: GraphBatch) -> torch.Tensor:
         d = self.out_dim
         hw = x @ self.lin.weight.t()
-        out = 0.0
-        for k, name in enumerate(("fwd", "bwd")):
-            agg = self._average(graph, self.rel[name], True, hw[:, k * d : (k + 1) * d])
-            out = out + torch.relu(agg + self.lin.bias[k * d : (k + 1) * d])
-        if not self.global_branch:
+        ops = [(self.rel["fwd"], True), (self.rel["bwd"], True)]
+        blocks = [hw[:, :d], hw[:, d:]]
+        if self.global_branch:
+            ops.append((self.rel.get("global_to_node", ()) + self.rel.get("node_to_global", ()), False))
+            blocks.append(x)
+        if x.shape[1] != d and len(blocks) == 3 and torch.is_grad_enabled():  # blocks of two widths
+            fwd, bwd = self._average(graph, ops[:2], blocks[:2])
+            (read,) = self._average(graph, ops[2:], blocks[2:])
+        else:
+            fwd, bwd, *rest = self._average(graph, ops, blocks)
+            read = rest[0] if rest else None
+        out = torch.relu(fwd + self.lin.bias[:d]) + torch.relu(bwd + self.lin.bias[d:])
+        if read is None:
             return out / 2.0
-        kinds = self.rel.get("global_to_node", ()) + self.rel.get("node_to_global", ())
-        return (out + torch.relu(self.glob(self._average(graph, kinds, False, x)))) / 3.0
+        return (out + torch.relu(self.glob(read))) / 3.0
 
 
 # ---------------------------------------------------------------------- any PyG conv

@@ -159,3 +159,18 @@ def test_gcn_prediction_path_equals_the_training_path(space_name):
     assert nodes.requires_grad and not graph_fused.requires_grad
     torch.testing.assert_close(graph_fused, graph.detach(), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(nodes_fused, nodes.detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_gcn_layer_of_two_widths_in_both_paths():
+    """A layer whose input and output widths differ averages its blocks in two calls."""
+    archs = sample("nb201", 5)
+    space = gnnnas.get_space("nb201")
+    graph = GraphFeaturizer(space.vocab).fit(archs).transform_graph(archs)
+    torch.manual_seed(0)
+    layer = DirectedGCNConv(8, 16, relations(True, "branch"))
+    x = torch.randn(graph.num_nodes, 8)
+    out = layer(x, graph)
+    with torch.no_grad():
+        fused = layer(x, graph)
+    assert out.shape == (graph.num_nodes, 16)
+    torch.testing.assert_close(fused, out.detach(), atol=1e-5, rtol=1e-5)
