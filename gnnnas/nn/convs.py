@@ -139,6 +139,8 @@ class DirectedGCNConv(MessagePassing):
         thread). Both give the same sums up to float rounding (``tests/nn/test_convs.py``).
         """
         n = graph.num_nodes
+        if n == 0:
+            return list(blocks)
         if torch.is_grad_enabled():
             key = ("stacked", tuple(ops))
             if key not in graph.cache:
