@@ -11,6 +11,7 @@ Runs are made with ``run_protocol.py`` (same protocols, splits and seeds for eve
         --models gnnnas --out <repo>/benchmarks/results/convs/p201_dense)
 
 then this script reads ``benchmarks/results/convs/<protocol>.json`` and ``<protocol>_dense.json``
+(and ``<protocol>_<part>.json`` / ``<protocol>_<part>_dense.json`` of a sweep split over processes)
 and writes benchmarks/results/convs.{json,md,png}: mean Kendall tau-b per conv, protocol and
 training size, and for each the paired difference to the dense encoder over the seeds both ran
 (mean, wins/losses, two-sided sign test, scipy's ``binomtest``).
@@ -57,7 +58,14 @@ def main(argv=None) -> int:
              "order differ, so a seed's fit is not bit-identical). 1 torch thread per fit, default "
              "hyperparameters. diff = conv - dense encoder on the same seed; sign test two-sided.", ""]
     for proto in args.protocols.split(","):
-        records = load(RESULTS / "convs" / f"{proto}.json") + load(RESULTS / "convs" / f"{proto}_dense.json", DENSE)
+        # <protocol>.json, and <protocol>_<part>.json where a sweep was split over processes
+        records = []
+        for path in sorted((RESULTS / "convs").glob(f"{proto}*.json")):
+            stem = path.stem
+            if stem == proto or (stem.startswith(proto + "_") and not stem.endswith("_dense")):
+                records += load(path)
+            elif stem.startswith(proto + "_") and stem.endswith("_dense"):
+                records += load(path, DENSE)
         if not records:
             continue
         by = defaultdict(dict)
