@@ -145,6 +145,8 @@ def main(argv=None) -> int:
              f"1 torch thread, CPU. 1-minute load average during the run: {min(loads):.1f} to {max(loads):.1f} "
              "(2 cores; other jobs were running when it is above 0.5, so compare the two columns, not runs "
              "of other days).", "", f"Environment: {result['environment']}", "",
+             "Task seconds: the first prediction (or the fit) in a fresh process, set-up of the first call "
+             "included; the breakdown below is a second, warm pass.", "",
              f"| task | {new} s | {old} s | ratio | {new} peak MiB | {old} peak MiB | goal |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for task in tasks:
