@@ -45,8 +45,8 @@ from gnnnas.nn.graph_batch import BACKWARD, EDGE_KINDS, FORWARD, GLOBAL_TO_NODE,
 
 __all__ = [
     "CONVS",
-    "GLOBAL_MODES",
     "EDGE_FEATURES",
+    "GLOBAL_MODES",
     "ConvSpec",
     "DirectedGCNConv",
     "RelationalConv",
@@ -263,7 +263,7 @@ def conv_name(conv) -> str | None:
 
 def _check_factory(factory) -> None:
     if isinstance(factory, nn.Module):
-        raise ValueError(f"conv must be a conv class or a factory, not a built layer ({type(factory).__name__} "
+        raise ValueError(f"conv must be a conv class or a factory, not a built layer ({type(factory).__name__} "  # noqa: TRY004
                          "instance): pass e.g. torch_geometric.nn.GCNConv or lambda i, o: GCNConv(i, o)")
     if not callable(factory):
         raise ValueError(f"conv must be a registered name, a PyG conv class or a callable "  # noqa: TRY004

@@ -58,7 +58,7 @@ def test_pyg_gcn_equals_the_dense_encoder(space_name, global_mode, use_global, s
 def test_the_reference_is_really_the_former_encoder():
     """Guard against a reference that was edited into agreement: it is dense (``[B, N, N]``
     matrix products), and another conv of the new encoder does not match it."""
-    archs, fz, batch = random_batch("nb201", 0)
+    _, fz, batch = random_batch("nb201", 0)
     torch.manual_seed(0)
     old = DenseArchEncoder(fz.num_features, hidden_dim=16, num_layers=2).eval()
     new = ArchEncoder(fz.num_features, hidden_dim=16, num_layers=2, conv="graphconv").eval()
