@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch_geometric.utils import dense_to_sparse
+from torch_geometric.utils import dense_to_sparse, subgraph
 
 __all__ = ["BACKWARD", "EDGE_KINDS", "FORWARD", "GLOBAL_TO_NODE", "NODE_TO_GLOBAL", "GraphBatch"]
 
@@ -114,8 +114,6 @@ class GraphBatch:
     def subgraph(self, nodes: torch.Tensor) -> GraphBatch:
         """The graph induced by the boolean node mask ``nodes [num_nodes]`` (nodes renumbered,
         order kept); :func:`torch_geometric.utils.subgraph` does the edge bookkeeping."""
-        from torch_geometric.utils import subgraph
-
         edge_index, _, edge_mask = subgraph(
             nodes, self.edge_index, num_nodes=self.num_nodes, relabel_nodes=True, return_edge_mask=True
         )
