@@ -73,17 +73,16 @@ def main(argv=None) -> int:
             by[(r["model"], r["train_size"])][r["seed"]] = r
         sizes = sorted({n for _, n in by})
         models = sorted({m for m, _ in by}, key=lambda m: (m != DENSE, m != "gnnnas", m))
-        test_size = records[0]["test_size"]
-        lines += [f"## {proto.upper()} (test set {test_size})", "",
-                  "| model | N | seeds | tau mean ± sd | diff vs dense | wins/losses | sign p | fit s (median) |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"## {proto.upper()}", "",
+                  "| model | N | test set | seeds | tau mean ± sd | diff vs dense | wins/losses | sign p | fit s (median) |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for n in sizes:
             for model in models:
                 runs = by.get((model, n))
                 if not runs:
                     continue
                 taus = [r["kendall_tau"] for r in runs.values()]
-                row = {"seeds": sorted(runs), "tau_mean": statistics.mean(taus),
+                row = {"seeds": sorted(runs), "test_size": next(iter(runs.values()))["test_size"], "tau_mean": statistics.mean(taus),
                        "tau_sd": statistics.stdev(taus) if len(taus) > 1 else 0.0,
                        "fit_seconds_median": statistics.median(r["fit_seconds"] for r in runs.values())}
                 dense = by.get((DENSE, n), {})
@@ -97,7 +96,7 @@ def main(argv=None) -> int:
                             "losses": losses, "sign_p": p}
                     diff_text, wl, p_text = f"{statistics.mean(diffs):+.3f}", f"{wins}/{losses}", f"{p:.2f}"
                 table.setdefault(proto, {}).setdefault(str(n), {})[model] = row
-                lines.append(f"| {model} | {n} | {len(taus)} | {row['tau_mean']:.3f} ± {row['tau_sd']:.3f} | "
+                lines.append(f"| {model} | {n} | {row['test_size']} | {len(taus)} | {row['tau_mean']:.3f} ± {row['tau_sd']:.3f} | "
                              f"{diff_text} | {wl} | {p_text} | {row['fit_seconds_median']:.0f} |")
         lines.append("")
     result = {"environment": environment(), "table": table}
@@ -120,9 +119,13 @@ def _plot(table: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(p, n) for p in table for n in table[p]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
-    for ax, (proto, n) in zip(axes[0], panels, strict=True):
+    panels = [(p, n) for p in table for n in sorted(table[p], key=int)]
+    cols = min(4, len(panels))
+    rows_ = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(4.5 * cols, 4 * rows_), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (proto, n) in zip(axes.flat, panels):
         rows = table[proto][n]
         names = list(rows)
         means = [rows[m]["tau_mean"] for m in names]
