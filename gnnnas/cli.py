@@ -171,7 +171,7 @@ def _training_data(args: argparse.Namespace):
 def _predictor_params(args: argparse.Namespace) -> dict:
     params = {}
     for name in ("epochs", "hidden_dim", "num_layers", "conv", "n_members", "lr", "loss", "device", "hypernetwork",
-                 "num_threads"):
+                 "num_threads", "pretrain", "pretrained", "pretrain_archs", "pretrain_epochs"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -186,6 +186,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     predictor.fit(archs, y)
     predictor.save(args.out)
     print(f"trained on {len(y)} {space.name} archs in {predictor.fit_seconds_:.1f} s -> {args.out}")
+    return 0
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from gnnnas.predictor import Predictor
+
+    space = gnnnas.get_space(args.space)
+    pool = _read_archs_csv(args.csv, args.arch_column, None, space)[0] if args.csv else None
+    predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet, pretrain=args.pretext,
+                          **_predictor_params(args))
+    predictor.pretrain_only(unlabelled=pool)
+    predictor.save_encoder(args.out)
+    info = predictor.pretrained_encoder_.pretrain
+    last = info["history"][-1]
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
+    print(f"pre-trained a {space.name} encoder on {info['archs']} archs ({args.pretext}, {info['epochs']} epochs, "
+          f"{info['seconds']:.1f} s; last epoch: {losses}) -> {args.out}")
     return 0
 
 
@@ -524,6 +541,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--hypernetwork", action="store_true", default=None,
                    help="train the hypernetwork task jointly (needed for `gnnnas score --checkpoint`)")
+    p.add_argument("--pretrain", default=None, metavar="TASKS",
+                   help="self-supervised pre-training on unlabelled archs first, e.g. costs+masked (see `gnnnas pretrain`)")
+    p.add_argument("--pretrained", default=None, metavar="FILE",
+                   help="start from a pre-trained encoder file (`gnnnas pretrain --out`), or 'default' (shipped)")
     _add_threads_arg(p)
 
 
@@ -606,6 +627,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(train)
     _add_quiet(train)
     train.set_defaults(func=_cmd_train)
+
+    pretrain = sub.add_parser(
+        "pretrain", help="pre-train an encoder on the space's unlabelled archs (no labels) and write it",
+        notes="The pool: every arch of a finite space of at most --archs archs (NB201: all 15,625), else --archs\n"
+              "seeded samples, or the archs of --csv. Use the file with `gnnnas train --pretrained FILE` or\n"
+              "Predictor(pretrained=FILE); its encoder shape (--hidden-dim, --num-layers, --conv) must match.")
+    pretrain.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    pretrain.add_argument("--pretext", default="costs+masked",
+                          help="tasks joined with +, optional weights: costs, masked (default: costs+masked)")
+    pretrain.add_argument("--archs", dest="pretrain_archs", type=_in(NUMERIC_PARAMS["pretrain_archs"]), default=None,
+                          help="size of the pool of unlabelled archs (default: 20,000)")
+    pretrain.add_argument("--epochs", dest="pretrain_epochs", type=_POSITIVE, default=None,
+                          help="passes over the pool (default: 10)")
+    pretrain.add_argument("--csv", default=None, help="CSV file with the native encodings of the pool instead")
+    pretrain.add_argument("--arch-column", default="arch", help="CSV column of native encodings (default: arch)")
+    pretrain.add_argument("--hidden-dim", dest="hidden_dim", type=_POSITIVE, default=None)
+    pretrain.add_argument("--num-layers", dest="num_layers", type=_POSITIVE, default=None)
+    pretrain.add_argument("--conv", default=None, choices=CONV_NAMES, help="the encoder's graph convolution")
+    pretrain.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    _add_threads_arg(pretrain)
+    pretrain.add_argument("--seed", type=_SEED, default=0)
+    pretrain.add_argument("--out", required=True, help="encoder file to write (safetensors)")
+    _add_quiet(pretrain)
+    pretrain.set_defaults(func=_cmd_pretrain)
 
     predict = sub.add_parser(
         "predict", help="score architectures with a checkpoint (rank scores: higher = predicted better)",

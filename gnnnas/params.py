@@ -74,6 +74,9 @@ NUMERIC_PARAMS: dict[str, Range] = {
     "task_preference": Range(0, bounds="()"),
     "hyper_loss_weight": Range(0),
     "proxy_rank_weight": Range(0),
+    "pretrain_archs": Range(2, integer=True),
+    "pretrain_epochs": POSITIVE_INT,
+    "pretrain_batch_size": Range(2, integer=True),
     "seed": Range(0, 2**32 - 1, bounds="[]", integer=True, optional=True),
     "num_threads": Range(1, integer=True, optional=True, also=((-1, "every CPU"),)),
 }

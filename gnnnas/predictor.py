@@ -20,7 +20,8 @@ from gnnnas.nn.featurize import DenseGraphBatch, GraphFeaturizer
 from gnnnas.nn.losses import parse_loss_spec, ranking_loss
 from gnnnas.nn.model import RankingModel
 from gnnnas.nn.multitask import TASK_WEIGHTINGS, TaskWeighting
-from gnnnas.params import BOOL_PARAMS, NUMERIC_PARAMS, POSITIVE_INT
+from gnnnas.nn.pretext import parse_pretrain
+from gnnnas.params import BOOL_PARAMS, CONV_NAMES, NUMERIC_PARAMS, POSITIVE_INT
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 from gnnnas.threads import available_cpus, cpu_threads  # noqa: F401  (available_cpus: re-exported)
@@ -28,6 +29,8 @@ from gnnnas.threads import available_cpus, cpu_threads  # noqa: F401  (available
 __all__ = ["CheckpointError", "Predictor", "resolve_device"]
 
 _LABEL_TRANSFORMS = ("rank", "standard")
+#: Pre-trained encoders of this process, by everything that determines them (not the labels).
+_PRETRAINED_MEMO: dict = {}
 
 
 
@@ -134,6 +137,24 @@ class Predictor(BaseEstimator):
         proxy_rank_weight: when > 0, the ranking head also learns, on each auxiliary draw
             (unlabelled archs included), to order archs like their generated networks' proxy
             loss (pairwise logistic, this weight): a label-free ranking signal.
+        pretrain: run a self-supervised stage before the supervised fit: the encoder first learns
+            label-free pretext tasks (:mod:`gnnnas.nn.pretext`: ``"costs"``, ``"zero_cost"``,
+            ``"flow"``, ``"masked"``, joined with ``+`` and optional weights, e.g.
+            ``"costs+0.5*masked"``; ``zero_cost`` and ``flow`` run every architecture's small
+            network at initialisation once and cache the numbers on disk) on unlabelled
+            architectures of the space - every one of a finite space of at most
+            ``pretrain_archs`` (NB201's 15,625), else ``pretrain_archs`` seeded samples, or
+            ``fit``'s ``unlabelled`` - then every member starts from it and fine-tunes on the
+            labels. Never reads a label. The pre-trained encoder is kept in
+            ``pretrained_encoder_`` (:meth:`save_encoder`) and memoised in the process, so
+            fits that differ only in their labels pre-train once. ``None``: no pre-training.
+        pretrained: start from a pre-trained encoder file (:meth:`save_encoder`, ``gnnnas
+            pretrain``) instead of pre-training; the file's space and encoder shape
+            (:data:`gnnnas.nn.checkpoint.ENCODER_PARAMS`) must match this predictor's.
+            ``"default"``: the encoder shipped with gnnnas for the space, where there is one.
+        pretrain_archs: architectures of the pre-training pool (see ``pretrain``).
+        pretrain_epochs, pretrain_batch_size: the pre-training schedule (AdamW, ``lr``,
+            ``weight_decay``, cosine decay).
         device: ``"auto"`` (CUDA if present, else CPU; decided in ``fit``), ``"cpu"``, ``"cuda"``.
         num_threads: torch intra-op threads while fitting and predicting on CPU (set for the
             call, then restored); ``None`` leaves torch's setting. 1 by default: batches of a
@@ -182,6 +203,11 @@ class Predictor(BaseEstimator):
         task_preference: float = 1.5,
         hyper_loss_weight: float = 1.0,
         proxy_rank_weight: float = 0.0,
+        pretrain: str | None = None,
+        pretrained: str | os.PathLike | None = None,
+        pretrain_archs: int = 20000,
+        pretrain_epochs: int = 10,
+        pretrain_batch_size: int = 256,
         device: str = "auto",
         num_threads: int | None = 1,
         seed: int | None = 0,
@@ -220,6 +246,11 @@ class Predictor(BaseEstimator):
         self.task_preference = task_preference
         self.hyper_loss_weight = hyper_loss_weight
         self.proxy_rank_weight = proxy_rank_weight
+        self.pretrain = pretrain
+        self.pretrained = pretrained
+        self.pretrain_archs = pretrain_archs
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_batch_size = pretrain_batch_size
         self.device = device
         self.num_threads = num_threads
         self.seed = seed
@@ -262,6 +293,12 @@ class Predictor(BaseEstimator):
         parse_loss_spec(self.loss)
         if self.task_weighting not in TASK_WEIGHTINGS:
             raise ValueError(f"task_weighting must be one of {TASK_WEIGHTINGS}, got {self.task_weighting!r}")
+        if self.pretrain is not None:
+            parse_pretrain(self.pretrain)
+        if self.pretrained is not None and not isinstance(self.pretrained, (str, os.PathLike)):
+            raise ValueError(f"pretrained must be a file path or 'default', got {self.pretrained!r}")
+        if self.pretrain is not None and self.pretrained is not None:
+            raise ValueError("pass pretrain (run the self-supervised stage) or pretrained (start from a file), not both")
         if self.early_stopping_patience is not None and self.validation_fraction == 0:
             raise ValueError("early_stopping_patience needs validation_fraction > 0")
 
@@ -277,8 +314,9 @@ class Predictor(BaseEstimator):
     def fit(self, archs: Sequence[Any], y: Sequence[float], unlabelled: Sequence[Any] | None = None) -> Predictor:
         """Train on labelled architectures; returns ``self``.
 
-        ``unlabelled``: architectures for the hypernetwork task's pool (instead of
-        ``unlabelled_archs`` samples drawn from the space); ignored without ``hypernetwork``.
+        ``unlabelled``: architectures for the label-free tasks: the hypernetwork task's pool
+        (instead of ``unlabelled_archs`` samples drawn from the space) and the pre-training pool
+        (instead of the space's archs, see ``pretrain``); ignored without either.
 
         Raises:
             ValueError: a hyperparameter is of the wrong type or out of range (the message names
@@ -316,15 +354,8 @@ class Predictor(BaseEstimator):
              unlabelled: Sequence[Any] | None) -> Predictor:
         start = time.perf_counter()
         self.space_ = space
-        macro_names = sorted(set().union(*(g.macro.keys() for g in graphs))) if self.macro_features else []
-        feat_dim = 0 if graphs[0].node_features is None else graphs[0].node_features.shape[1]
-        self.featurizer_ = GraphFeaturizer(
-            space.vocab,
-            node_feature_dim=feat_dim,
-            macro_names=macro_names,
-            prune=self.prune,
-            contract_identities=self.contract_identities,
-        ).fit(graphs)
+        self.cell_sequence_ = graphs[0].cell_sequence
+        self.featurizer_, encoder_state = self._start_encoder(graphs, space, device, unlabelled)
         batch = self.featurizer_.transform(graphs)
         hyper_pool = None
         self.proxy_ = None
@@ -341,18 +372,177 @@ class Predictor(BaseEstimator):
         self.y_mean_ = float(y.mean())
         self.y_std_ = float(y.std()) or 1.0
         target = torch.from_numpy(self._transform_labels(y))
-        self.cell_sequence_ = graphs[0].cell_sequence
         self.proxy_shape_ = (self.proxy_.in_channels, self.proxy_.num_classes) if self.proxy_ is not None else None
         self.models_ = []
         self.history_ = []
         for member in range(self.n_members):
             seed = None if self.seed is None else int(self.seed) * 1000 + member
-            model, history = self._fit_member(batch, target, seed, device, hyper_pool)
+            model, history = self._fit_member(batch, target, seed, device, hyper_pool, encoder_state)
             self.models_.append(model)
             self.history_.append(history)
         self.device_ = device
         self.n_train_ = len(y)
         self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    # ------------------------------------------------------------------ pre-training
+    def _new_featurizer(self, graphs: Sequence[ArchGraph], space: SearchSpace) -> GraphFeaturizer:
+        macro_names = sorted(set().union(*(g.macro.keys() for g in graphs))) if self.macro_features else []
+        feat_dim = 0 if graphs[0].node_features is None else graphs[0].node_features.shape[1]
+        return GraphFeaturizer(space.vocab, node_feature_dim=feat_dim, macro_names=macro_names, prune=self.prune,
+                               contract_identities=self.contract_identities)
+
+    def _encoder_params(self, space: SearchSpace) -> dict:
+        from gnnnas.nn.checkpoint import ENCODER_PARAMS
+        from gnnnas.nn.convs import conv_name
+
+        params = {name: getattr(self, name) for name in ENCODER_PARAMS}
+        params["space"] = space.name
+        params["conv"] = conv_name(self.conv) or repr(self.conv)
+        return params
+
+    def _start_encoder(self, graphs: list[ArchGraph], space: SearchSpace, device: torch.device,
+                       unlabelled: Sequence[Any] | None) -> tuple[GraphFeaturizer, dict | None]:
+        """The fitted featurizer and the encoder weights every member starts from (``None``:
+        random initialisation), from ``pretrained``, the ``pretrain`` stage, or neither."""
+        from gnnnas.nn.checkpoint import featurizer_from_state
+
+        self.pretrained_encoder_ = None
+        if self.pretrained is not None:
+            encoder = self._load_pretrained(space)
+        elif self.pretrain is not None:
+            encoder = self._pretrain(graphs, space, device, unlabelled)
+        else:
+            return self._new_featurizer(graphs, space).fit(graphs), None
+        self.pretrained_encoder_ = encoder
+        return featurizer_from_state(space.vocab, encoder.featurizer), encoder.state
+
+    def _load_pretrained(self, space: SearchSpace):
+        from gnnnas.nn.checkpoint import load_encoder
+
+        path = self.pretrained
+        if isinstance(path, str) and path == "default":
+            path = shipped_encoder(space.name)
+        encoder = load_encoder(path)
+        ours = self._encoder_params(space)
+        differ = {k: (encoder.params.get(k), v) for k, v in ours.items() if encoder.params.get(k) != v}
+        if differ:
+            detail = ", ".join(f"{k}={a!r} in the file, {b!r} here" for k, (a, b) in differ.items())
+            raise ValueError(f"pretrained encoder {str(path)!r} does not fit this predictor: {detail}")
+        if list(space.vocab.ops) != list(encoder.vocab):
+            raise ValueError(f"pretrained encoder {str(path)!r} was trained on ops {encoder.vocab}, "
+                             f"space {space.name!r} has {list(space.vocab.ops)}")
+        return encoder
+
+    def _pretrain_pool(self, space: SearchSpace, unlabelled: Sequence[Any] | None) -> list[ArchGraph]:
+        if unlabelled is not None:
+            pool = self._as_archs(unlabelled, space)
+        else:
+            pool = None
+            if space.size is not None and space.size <= self.pretrain_archs:
+                try:
+                    pool = list(space.enumerate())
+                except TypeError:  # a finite space that does not implement enumerate()
+                    pool = None
+        if pool is None:
+            rng = np.random.default_rng(None if self.seed is None else int(self.seed) + 104729)
+            pool = [space.sample(rng) for _ in range(self.pretrain_archs)]
+        if len(pool) < 2:
+            raise ValueError(f"pre-training needs at least 2 unlabelled architectures, got {len(pool)}")
+        return pool
+
+    def _pretrain(self, graphs: list[ArchGraph], space: SearchSpace, device: torch.device,
+                  unlabelled: Sequence[Any] | None):
+        """Run (or recall from this process's memo) the self-supervised stage. Reads no label."""
+        from gnnnas.nn.checkpoint import PretrainedEncoder
+        from gnnnas.nn.encoder import ArchEncoder
+        from gnnnas.nn.pretrain import pretrain_encoder
+
+        tasks = parse_pretrain(self.pretrain)
+        params = self._encoder_params(space)
+        key = None
+        if unlabelled is None and isinstance(self.space, str) and params["conv"] in CONV_NAMES:
+            key = (json_key(params), json_key(tasks), self.pretrain_archs, self.pretrain_epochs,
+                   self.pretrain_batch_size, self.lr, self.weight_decay, self.dropout, self.seed,
+                   torch.get_num_threads(), device.type)
+            if key in _PRETRAINED_MEMO:
+                return _PRETRAINED_MEMO[key]
+        pool = self._pretrain_pool(space, unlabelled)
+        featurizer = self._new_featurizer(pool, space).fit(pool)
+        if self.seed is not None:
+            torch.manual_seed(int(self.seed))  # the encoder's initial weights are part of what the seed fixes
+        encoder = ArchEncoder(
+            featurizer.num_features, hidden_dim=self.hidden_dim, num_layers=self.num_layers, dropout=self.dropout,
+            conv=self.conv, use_global_node=self.use_global_node, cell_context=self.cell_context,
+            cell_sequence=pool[0].cell_sequence, readout=self.readout, global_mode=self.global_mode,
+        )
+        start = time.perf_counter()
+        targets = self._probe_targets(space, pool, featurizer, tasks)
+        progress = _progress(self.pretrain_epochs, self.verbose, "pretrain")
+        history = pretrain_encoder(
+            encoder, featurizer, pool, tasks, targets, epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size,
+            lr=self.lr, weight_decay=self.weight_decay, seed=self.seed, device=device,
+            on_epoch=lambda r: progress.advance(status=f"loss {r['loss']:.4f}"),
+        )
+        progress.close()
+        state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
+        result = PretrainedEncoder(
+            params=params, featurizer=featurizer.get_state(), vocab=list(space.vocab.ops),
+            cell_sequence=pool[0].cell_sequence, state=state,
+            pretrain={"tasks": tasks, "spec": self.pretrain, "epochs": self.pretrain_epochs,
+                      "batch_size": self.pretrain_batch_size, "archs": len(pool), "seed": self.seed,
+                      "seconds": time.perf_counter() - start, "history": history},
+        )
+        if key is not None:
+            if len(_PRETRAINED_MEMO) >= 4:
+                _PRETRAINED_MEMO.pop(next(iter(_PRETRAINED_MEMO)))
+            _PRETRAINED_MEMO[key] = result
+        return result
+
+    def _probe_targets(self, space: SearchSpace, pool: list[ArchGraph], featurizer: GraphFeaturizer,
+                       tasks: dict[str, float]) -> dict[str, np.ndarray]:
+        """``zero_cost`` / ``flow`` targets of the pool: each architecture's real network at
+        initialisation (width ``hyper_width``, 64 images of ``proxy_data``, random weights from
+        seed 0, so every predictor seed shares one disk cache)."""
+        from gnnnas.nn.probe import FLOW_NAMES, ZERO_COST_NAMES, cached_probe_scores
+
+        wanted = {"zero_cost": ZERO_COST_NAMES, "flow": FLOW_NAMES}
+        if not any(task in tasks for task in wanted):
+            return {}
+        from gnnnas.data.proxy import load_proxy
+
+        proxy = load_proxy(self.proxy_data, seed=0)
+        scores = cached_probe_scores(space, pool, featurizer, proxy, width=self.hyper_width, images=64, seed=0,
+                                     progress="auto" if self.verbose else False)
+        return {task: np.stack([scores[n] for n in names], 1) for task, names in wanted.items() if task in tasks}
+
+    def save_encoder(self, path: str | os.PathLike) -> None:
+        """Write the pre-trained encoder of the last ``fit`` (or :meth:`pretrain_only`) to
+        ``path`` (safetensors + config, atomically), for ``Predictor(pretrained=path)``.
+
+        Raises:
+            ValueError: nothing was pre-trained (``pretrain`` was None).
+        """
+        from gnnnas.nn.checkpoint import save_encoder
+
+        if getattr(self, "pretrained_encoder_", None) is None:
+            raise ValueError("no pre-trained encoder: fit (or pretrain_only) with pretrain=... first")
+        save_encoder(path, self.pretrained_encoder_)
+
+    def pretrain_only(self, unlabelled: Sequence[Any] | None = None) -> Predictor:
+        """Run only the self-supervised stage (``pretrain``), no labels needed; returns ``self``
+        with ``pretrained_encoder_`` set (see :meth:`save_encoder`).
+
+        Raises:
+            ValueError: ``pretrain`` is None, or a hyperparameter is invalid.
+        """
+        self._check_params()
+        if self.pretrain is None:
+            raise ValueError("pretrain_only needs pretrain=..., e.g. Predictor(pretrain='costs+masked')")
+        space = self._space()
+        device = resolve_device(self.device)
+        with cpu_threads(self.num_threads, device):
+            self.pretrained_encoder_ = self._pretrain([], space, device, unlabelled)
         return self
 
     def _new_model(self) -> RankingModel:
@@ -382,7 +572,7 @@ class Predictor(BaseEstimator):
         )
 
     def _fit_member(self, batch: DenseGraphBatch, target: torch.Tensor, seed: int | None, device,
-                    hyper_pool: DenseGraphBatch | None = None):
+                    hyper_pool: DenseGraphBatch | None = None, encoder_state: dict | None = None):
         rng = np.random.default_rng(seed)
         if seed is not None:
             torch.manual_seed(seed)
@@ -395,7 +585,10 @@ class Predictor(BaseEstimator):
         if self.bootstrap:
             # bagging: a resample of the training labels, with replacement, from the member's seed
             train_idx = train_idx[rng.integers(0, len(train_idx), size=len(train_idx))]
-        model = self._new_model().to(device)
+        model = self._new_model()
+        if encoder_state is not None:
+            model.encoder.load_state_dict(encoder_state)
+        model = model.to(device)
         train_batch = batch[torch.from_numpy(train_idx)].to(device)
         train_y = target[torch.from_numpy(train_idx)].to(device)
         val_batch = batch[torch.from_numpy(val_idx)].to(device) if n_val >= 2 else None
@@ -591,10 +784,33 @@ def auto_epochs(n_train: int, batch_size: int, steps: int = 4000, lo: int = 100,
     return int(min(hi, max(lo, steps // steps_per_epoch)))
 
 
-def _progress(total: int, verbose: bool):
+def json_key(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def shipped_encoder(space: str):
+    """Path of the pre-trained encoder shipped with gnnnas for ``space``.
+
+    Raises:
+        ValueError: gnnnas ships none for that space (the message lists those it ships).
+    """
+    from importlib import resources
+
+    folder = resources.files("gnnnas") / "pretrained"
+    shipped = sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors")) \
+        if folder.is_dir() else []
+    if space not in shipped:
+        raise ValueError(f"gnnnas ships no pre-trained encoder for space {space!r} (it ships: {shipped or 'none'}); "
+                         "pre-train one with pretrain=... or `gnnnas pretrain`")
+    return folder / f"{space}.safetensors"
+
+
+def _progress(total: int, verbose: bool, what: str = "fit"):
     """Epochs of one fit on stderr when ``verbose`` (:mod:`gnnnas.progress` ``"auto"``: a bar on a
     terminal, one line per tenth of the epochs otherwise); nothing when not."""
     from gnnnas.progress import Progress
 
-    return Progress(total, "fit", mode="auto" if verbose else "quiet", stream=sys.stderr, unit="epoch",
+    return Progress(total, what, mode="auto" if verbose else "quiet", stream=sys.stderr, unit="epoch",
                     line_every=0.1)

@@ -3,7 +3,7 @@
 A protocol fixes everything a reported Kendall tau depends on except the model: the benchmark
 and label column, the training-set sizes, how a seed turns into a split
 (``numpy.random.RandomState(seed).permutation``; the first N rows train), and which rows are
-tested (all archs, or all the others).
+tested (all archs, or all the others; PC201: a fixed half of NB201, the other half the pool).
 
 Protocols that test on the rest split over *distinct* architectures: rows of one architecture
 (:meth:`~gnnnas.SearchSpace.identity`) become one row with the mean label
@@ -49,6 +49,10 @@ class Protocol:
         truth_metric: ground-truth column when training labels are a different (e.g.
             low-fidelity) column.
         description: one line for reports.
+        train_pool: when set, the archs of rows ``0 .. train_pool - 1`` (official index order)
+            are the training pool and rows ``train_pool ..`` the fixed test set; seed ``r``
+            trains on ``RandomState(r).permutation(train_pool)[:N]`` (the PC201 split of
+            TA-GATES / FlowerFormer / FGP).
     """
 
     name: str
@@ -59,6 +63,7 @@ class Protocol:
     truth_metric: str | None = None
     description: str = ""
     options: dict = field(default_factory=dict)
+    train_pool: int | None = None
 
     def load(self, data_dir: str | os.PathLike | None = None) -> Benchmark:
         """The protocol's benchmark, always from the published tables of the Data section.
@@ -72,8 +77,9 @@ class Protocol:
         return self.distinct(load_benchmark(self.benchmark, metric=self.metric, data_dir=data_dir, **options))
 
     def distinct(self, bench: Benchmark) -> Benchmark:
-        """The rows this protocol splits: one per architecture when it tests on the rest."""
-        return bench.deduplicated() if self.test_on == "rest" else bench
+        """The rows this protocol splits: one per architecture when it tests on the rest (a
+        fixed-pool protocol keeps the rows, and their official order, as they are)."""
+        return bench.deduplicated() if self.test_on == "rest" and self.train_pool is None else bench
 
     def truth(self, bench: Benchmark) -> np.ndarray:
         return bench.y if self.truth_metric is None else np.asarray(bench.extra[self.truth_metric], dtype=float)
@@ -83,6 +89,14 @@ class Protocol:
         return tuple(int(round(s * n_total)) if isinstance(s, float) and s < 1 else int(s) for s in self.train_sizes)
 
     def split(self, n_total: int, train_size: int, seed: int) -> Split:
+        if self.train_pool is not None:
+            if not self.train_pool < n_total:
+                raise ValueError(f"{self.name}: the training pool has {self.train_pool} rows but the benchmark "
+                                 f"only {n_total}")
+            if not 2 <= train_size <= self.train_pool:
+                raise ValueError(f"{self.name}: train size must be in [2, {self.train_pool}], got {train_size}")
+            train = np.random.RandomState(seed).permutation(self.train_pool)[:train_size]
+            return Split(seed=seed, train=train, test=np.arange(self.train_pool, n_total))
         if not 2 <= train_size < n_total:
             raise ValueError(f"{self.name}: train size must be in [2, {n_total - 1}], got {train_size}")
         perm = np.random.RandomState(seed).permutation(n_total)
@@ -110,6 +124,13 @@ PROTOCOLS: dict[str, Protocol] = {
             "P201-LF", "nb201", "cifar10_valid_12ep", (39, 78, 156, 469, 781, 1563), test_on="all",
             truth_metric="cifar10",
             description="NB201: train on 12-epoch CIFAR-10 valid accuracy, tau vs 200-epoch test over all archs",
+        ),
+        Protocol(
+            # TA-GATES / FlowerFormer / FGP's NB201 split; their label is the cifar10-valid run's
+            # test accuracy, ours the CIFAR-10 (train+valid) 200-epoch test accuracy
+            "PC201", "nb201", "cifar10", (78, 390, 781), test_on="rest", train_pool=7813,
+            description="NB201: train pool = official indices 0..7812, test = 7813..15624 (7,812 archs), "
+                        "CIFAR-10 200-epoch test accuracy; run r draws with RandomState(r); 9 runs",
         ),
         Protocol(
             "P101", "nb101", "val_acc_108", (100, 172, 424, 4236), test_on="rest",

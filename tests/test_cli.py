@@ -48,6 +48,24 @@ def test_train_predict_roundtrip_on_csv(tmp_path, capsys):
     assert len(list(csv.DictReader(open(out_csv)))) == 10
 
 
+def test_pretrain_then_train_from_it(tmp_path, capsys):
+    space = gnnnas.get_space("nb201")
+    write_csv(tmp_path / "pool.csv", space, n=30, seed=3)
+    encoder = tmp_path / "nb201.safetensors"
+    assert main(["pretrain", "--space", "nb201", "--csv", str(tmp_path / "pool.csv"), "--pretext", "costs+masked",
+                 "--epochs", "2", "--hidden-dim", "16", "--num-layers", "2", "--out", str(encoder), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "pre-trained a nb201 encoder on 30 archs (costs+masked, 2 epochs" in out and "costs " in out
+    write_csv(tmp_path / "train.csv", space, n=20)
+    ckpt = tmp_path / "model.gnnnas"
+    assert main(["train", "--csv", str(tmp_path / "train.csv"), "--out", str(ckpt), "--epochs", "1",
+                 "--hidden-dim", "16", "--num-layers", "2", "--pretrained", str(encoder), "-q"]) == 0
+    assert gnnnas.Predictor.load(ckpt).pretrained == str(encoder)
+    assert main(["train", "--csv", str(tmp_path / "train.csv"), "--out", str(ckpt), "--epochs", "1",
+                 "--hidden-dim", "32", "--pretrained", str(encoder), "-q"]) == 2
+    assert "hidden_dim=16 in the file, 32 here" in capsys.readouterr().err
+
+
 def test_cli_errors(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("model,acc\nx,1\n")
     assert main(["train", "--csv", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "m")]) == 2

@@ -27,3 +27,19 @@ def test_names_and_errors():
     with pytest.raises(ValueError, match="train size must be in"):
         get_protocol("PVIT").split(200, 200, seed=0)
     assert PROTOCOLS["PGRAPH-cora"].resolve_sizes(26_206) == (262, 1310)
+
+
+def test_pc201_split_mirrors_the_published_one():
+    """PC201: pool = official NB201 indices 0..7812, test = 7813..15624, run r draws with
+    RandomState(r).permutation(7813)[:N] (TA-GATES / FlowerFormer / FGP)."""
+    p = get_protocol("PC201")
+    assert p.train_sizes == (78, 390, 781)
+    for r in range(9):
+        split = p.split(15625, 78, r)
+        assert np.array_equal(split.train, np.random.RandomState(r).permutation(7813)[:78])
+        assert np.array_equal(split.test, np.arange(7813, 15625))
+        assert len(set(split.train)) == 78 and split.train.max() < 7813
+    with pytest.raises(ValueError, match=r"train size must be in \[2, 7813\]"):
+        p.split(15625, 7814, 0)
+    with pytest.raises(ValueError, match="the training pool has 7813 rows"):
+        p.split(7000, 78, 0)

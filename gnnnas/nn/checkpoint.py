@@ -1,4 +1,5 @@
-"""Predictor checkpoints: safetensors weights + JSON config in the file's metadata. No pickle.
+"""Predictor checkpoints and pre-trained encoders: safetensors weights + JSON config in the
+file's metadata. No pickle.
 
 One file holds everything: the weights of every ensemble member (``members.<m>.<param>``) and,
 in the safetensors header metadata, the predictor's hyperparameters, the featuriser state
@@ -22,6 +23,7 @@ import hashlib
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +36,17 @@ from gnnnas.nn.featurize import GraphFeaturizer
 if TYPE_CHECKING:  # pragma: no cover
     from gnnnas.predictor import Predictor
 
-__all__ = ["CHECKPOINT_FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT_VERSION",
+    "ENCODER_FORMAT_VERSION",
+    "ENCODER_PARAMS",
+    "PretrainedEncoder",
+    "featurizer_from_state",
+    "load_checkpoint",
+    "load_encoder",
+    "save_checkpoint",
+    "save_encoder",
+]
 
 MAGIC = "gnnnas-predictor"
 #: 2: adds ``tensors_sha256``. Format 1 files (no checksum) are refused with a clear error.
@@ -66,6 +78,8 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
             f"cannot save a predictor whose conv is {predictor.conv!r}: checkpoints store a conv by name; "
             "register it first with gnnnas.nn.register_conv(name, factory) (then it is saved under that name)"
         )
+    if isinstance(params.get("pretrained"), os.PathLike):
+        params["pretrained"] = os.fspath(params["pretrained"])  # the file it started from, as a record
     if not isinstance(params.get("proxy_data"), str):
         # user images are not stored; remember their name, and pass them to proxy_scores again
         proxy = getattr(predictor, "proxy_", None)
@@ -199,6 +213,36 @@ def _check_state(where: str, state: Any, params: dict, tensors: dict) -> dict:
     return state
 
 
+def _read(path: str | os.PathLike, magic: str, what: str) -> tuple[str, dict, dict, bytes]:
+    """``(where, metadata, tensors, raw bytes)`` of a gnnnas safetensors file whose ``format``
+    is ``magic``. The caller checks the format version, then :func:`_verify`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    where = repr(str(path))
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {where}")
+    raw = path.read_bytes()
+    try:
+        tensors = load(raw)
+        header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError) as error:
+        raise _error(f"{where} is not a readable gnnnas checkpoint (corrupt or truncated: {error})") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("format") != magic:
+        raise _error(f"{where} is a safetensors file but not a gnnnas {what}")
+    return where, metadata, tensors, raw
+
+
+def _verify(where: str, metadata: dict, raw: bytes) -> None:
+    """CheckpointError unless the tensor data hash to the header's ``tensors_sha256``."""
+    digest = _data_sha256(raw)
+    if metadata.get("tensors_sha256") != digest:
+        raise _error(f"{where}: checksum mismatch: the weights are damaged (header field 'tensors_sha256' "
+                     f"is {metadata.get('tensors_sha256')!r}, the data hash to {digest!r})")
+
+
 def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> Predictor:
     """Rebuild a Predictor from :func:`save_checkpoint`'s file.
 
@@ -208,24 +252,9 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
             version or (``space`` given) another space, its tensor data fail the checksum
             ("checksum mismatch"), or a header field is invalid (the message names it).
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     from gnnnas.spaces.registry import get_space
 
-    path = Path(path)
-    where = repr(str(path))
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {where}")
-    raw = path.read_bytes()
-    try:
-        tensors = load(raw)
-        header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
-    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError) as error:
-        raise _error(f"{where} is not a readable gnnnas checkpoint (corrupt or truncated: {error})") from None
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(metadata, dict) or metadata.get("format") != MAGIC:
-        raise _error(f"{where} is a safetensors file but not a gnnnas predictor checkpoint")
+    where, metadata, tensors, raw = _read(path, MAGIC, "predictor checkpoint")
     version = metadata.get("format_version")
     if version not in (str(CHECKPOINT_FORMAT_VERSION), "2"):
         hint = "; format 1 has no checksum of the weights: fit and save the predictor again" if version == "1" else ""
@@ -233,10 +262,7 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
             f"{where} has checkpoint format {version} (written by gnnnas "
             f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 2 and {CHECKPOINT_FORMAT_VERSION}{hint}"
         )
-    digest = _data_sha256(raw)
-    if metadata.get("tensors_sha256") != digest:
-        raise _error(f"{where}: checksum mismatch: the weights are damaged (header field 'tensors_sha256' "
-                     f"is {metadata.get('tensors_sha256')!r}, the data hash to {digest!r})")
+    _verify(where, metadata, raw)
     try:
         params = json.loads(metadata["params"])
         state = json.loads(metadata["state"])
@@ -263,18 +289,7 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
             f"{where} was trained on ops {state['vocab']}, but space {params['space']!r} "
             f"now has {list(space_obj.vocab.ops)}"
         )
-    f = state["featurizer"]
-    featurizer = GraphFeaturizer(
-        space_obj.vocab,
-        node_feature_dim=f["node_feature_dim"],
-        macro_names=f["macro_names"],
-        prune=f["prune"],
-        contract_identities=f["contract_identities"],
-    )
-    featurizer.macro_mean_ = np.asarray(f["macro_mean"], dtype=np.float32)
-    featurizer.macro_std_ = np.asarray(f["macro_std"], dtype=np.float32)
-    featurizer.node_mean_ = np.asarray(f["node_mean"], dtype=np.float32)
-    featurizer.node_std_ = np.asarray(f["node_std"], dtype=np.float32)
+    featurizer = featurizer_from_state(space_obj.vocab, state["featurizer"])
     predictor.space_ = space_obj
     predictor.featurizer_ = featurizer
     predictor.y_mean_ = float(state["y_mean"])
@@ -296,3 +311,111 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
         predictor.models_.append(model)
     predictor.device_ = torch.device("cpu")
     return predictor
+
+
+# ---------------------------------------------------------------------- pre-trained encoders
+ENCODER_MAGIC = "gnnnas-encoder"
+#: 1: encoder weights (``encoder.<param>``) + ``params``, ``featurizer`` and ``pretrain`` config.
+ENCODER_FORMAT_VERSION = 1
+#: Predictor parameters that fix an encoder's shape and inputs: a pre-trained encoder starts a
+#: predictor only where these agree.
+ENCODER_PARAMS = ("space", "hidden_dim", "num_layers", "conv", "use_global_node", "cell_context", "readout",
+                  "global_mode", "macro_features", "prune", "contract_identities")
+
+
+@dataclass(frozen=True)
+class PretrainedEncoder:
+    """A pre-trained encoder as stored by :func:`save_encoder`.
+
+    Attributes:
+        params: the :data:`ENCODER_PARAMS` of the predictor that pre-trained it.
+        featurizer: the featurizer state it was trained with (``GraphFeaturizer.get_state``).
+        vocab: the space's op names.
+        cell_sequence: macro order of the cells, or None.
+        pretrain: how it was trained (tasks, epochs, number of archs, seed, per-epoch losses).
+        state: the encoder's ``state_dict``.
+    """
+
+    params: dict
+    featurizer: dict
+    vocab: list
+    cell_sequence: tuple | None
+    pretrain: dict
+    state: dict
+
+
+def save_encoder(path: str | os.PathLike, encoder: PretrainedEncoder) -> None:
+    """Write a pre-trained encoder to ``path`` atomically: safetensors weights, JSON config in the
+    header metadata, the tensor data's SHA-256 (checked on load)."""
+    from safetensors.torch import save
+
+    import gnnnas
+
+    tensors = {f"encoder.{k}": v.detach().cpu().contiguous() for k, v in encoder.state.items()}
+    config = {"params": encoder.params, "featurizer": encoder.featurizer, "vocab": list(encoder.vocab),
+              "cell_sequence": list(encoder.cell_sequence) if encoder.cell_sequence else None,
+              "pretrain": encoder.pretrain}
+    metadata = {
+        "format": ENCODER_MAGIC,
+        "format_version": str(ENCODER_FORMAT_VERSION),
+        "gnnnas_version": gnnnas.__version__,
+        "torch_version": torch.__version__,
+        "tensors_sha256": _data_sha256(save(tensors)),
+        "config": json.dumps(config, sort_keys=True, default=_plain),
+    }
+    _write_atomically(Path(path), save(tensors, metadata=metadata))
+
+
+def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
+    """Read :func:`save_encoder`'s file.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: not a readable gnnnas pre-trained encoder, another format version,
+            damaged weights ("checksum mismatch") or an invalid config field (named).
+    """
+    where, metadata, tensors, raw = _read(path, ENCODER_MAGIC, "pre-trained encoder")
+    version = metadata.get("format_version")
+    if version != str(ENCODER_FORMAT_VERSION):
+        raise _error(f"{where} has pre-trained encoder format {version} (written by gnnnas "
+                     f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads format {ENCODER_FORMAT_VERSION}: "
+                     "pre-train it again (gnnnas pretrain)")
+    _verify(where, metadata, raw)
+    try:
+        config = json.loads(metadata["config"])
+    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        raise _error(f"{where} has a damaged config: {error}") from None
+    if not isinstance(config, dict):
+        raise _error(f"{where}: header field 'config' must be an object, got {config!r}")
+    _checked(where, config, "params", lambda v: isinstance(v, dict) and all(k in v for k in ENCODER_PARAMS),
+             f"an object with {list(ENCODER_PARAMS)}", prefix="config.")
+    _checked(where, config, "vocab", lambda v: _is_list(v, _is_str), "a list of op names", prefix="config.")
+    _checked(where, config, "cell_sequence", lambda v: v is None or _is_list(v, _is_int(0)),
+             "null or a list of cell indices", prefix="config.")
+    _checked(where, config, "pretrain", lambda v: isinstance(v, dict), "an object", prefix="config.")
+    _checked(where, config, "featurizer", lambda v: isinstance(v, dict), "an object", prefix="config.")
+    f = config["featurizer"]
+    for name, (valid, what) in _FEATURIZER_FIELDS.items():
+        _checked(where, f, name, valid, what, prefix="config.featurizer.")
+    for kind, n in (("macro", len(f["macro_names"])), ("node", f["node_feature_dim"])):
+        _checked(where, f, f"{kind}_mean", lambda v, n=n: _is_list(v, _is_real, n), f"{n} finite numbers",
+                 prefix="config.featurizer.")
+        _checked(where, f, f"{kind}_std", lambda v, n=n: _is_list(v, lambda x: _is_real(x) and x > 0, n),
+                 f"{n} finite numbers > 0", prefix="config.featurizer.")
+    if not tensors or any(not k.startswith("encoder.") for k in tensors):
+        raise _error(f"{where}: the file must hold encoder weights only (encoder.<param>), got {sorted(tensors)[:5]}")
+    state = {k[len("encoder."):]: v for k, v in tensors.items()}
+    return PretrainedEncoder(params=config["params"], featurizer=f, vocab=config["vocab"],
+                             cell_sequence=tuple(config["cell_sequence"]) if config["cell_sequence"] else None,
+                             pretrain=config["pretrain"], state=state)
+
+
+def featurizer_from_state(vocab, state: dict) -> GraphFeaturizer:
+    """A fitted :class:`GraphFeaturizer` from its ``get_state()`` (as stored in checkpoints)."""
+    featurizer = GraphFeaturizer(vocab, node_feature_dim=state["node_feature_dim"], macro_names=state["macro_names"],
+                                 prune=state["prune"], contract_identities=state["contract_identities"])
+    featurizer.macro_mean_ = np.asarray(state["macro_mean"], dtype=np.float32)
+    featurizer.macro_std_ = np.asarray(state["macro_std"], dtype=np.float32)
+    featurizer.node_mean_ = np.asarray(state["node_mean"], dtype=np.float32)
+    featurizer.node_std_ = np.asarray(state["node_std"], dtype=np.float32)
+    return featurizer

@@ -1,0 +1,135 @@
+"""The self-supervised stage: train an encoder on unlabelled architectures with pretext tasks.
+
+:func:`pretrain_encoder` trains an :class:`~gnnnas.nn.encoder.ArchEncoder` in place on the
+tasks of :mod:`gnnnas.nn.pretext` and returns the per-epoch losses. It sees architectures
+only, never accuracy labels: the Predictor then fine-tunes the encoder on the labelled ones
+(FGP, arXiv 2510.18360, section 3: pre-train on all archs of the space, then fine-tune).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from gnnnas.graph import ArchGraph
+from gnnnas.nn.encoder import ArchEncoder
+from gnnnas.nn.featurize import GraphFeaturizer
+from gnnnas.nn.pretext import REGRESSION_PRETEXTS, PretextHeads, cost_targets, mask_ops
+
+__all__ = ["pretrain_encoder"]
+
+
+def pretrain_encoder(
+    encoder: ArchEncoder,
+    featurizer: GraphFeaturizer,
+    archs: Sequence[ArchGraph],
+    tasks: dict[str, float],
+    targets: dict[str, np.ndarray] | None = None,
+    *,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    seed: int | None = None,
+    device: torch.device | str = "cpu",
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict[str, float]]:
+    """Train ``encoder`` (in place) on the pretext ``tasks`` over ``archs``.
+
+    Args:
+        encoder: the encoder to train; its ``in_dim`` must be ``featurizer.num_features``.
+        featurizer: a fitted featurizer of the archs' space.
+        archs: unlabelled architectures (at least 2).
+        tasks: ``{task: weight}`` from :func:`gnnnas.nn.pretext.parse_pretrain`.
+        targets: ``{task: [len(archs), k] array}`` of the regression tasks (``zero_cost``,
+            ``flow``: from :func:`gnnnas.nn.probe.cached_probe_scores`); ``costs`` is computed
+            here when not given. Each column is standardised; constant columns are dropped.
+        epochs, batch_size, lr, weight_decay: AdamW with cosine decay over ``epochs`` passes.
+        seed: seeds the shuffling, the masks and the heads' initialisation.
+        on_epoch: called with each epoch's record (progress reports).
+
+    Returns:
+        One record per epoch: ``{"epoch", "loss", "<task>": task loss}`` (regression tasks: mean
+        squared error of the standardised targets; ``masked``: cross-entropy in nats).
+
+    Raises:
+        ValueError: fewer than 2 archs, a regression task without its targets (or with another
+            number of rows), or no task has anything to learn (every target is constant and no
+            operation node can be masked).
+    """
+    if len(archs) < 2:
+        raise ValueError(f"pre-training needs at least 2 architectures, got {len(archs)}")
+    device = torch.device(device)
+    generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+    rng = np.random.default_rng(seed)
+    if seed is not None:
+        torch.manual_seed(int(seed))
+    batch = featurizer.transform(archs)
+    given = dict(targets or {})
+    if "costs" in tasks and "costs" not in given:
+        given["costs"] = cost_targets(archs)[0]
+    regression: dict[str, torch.Tensor] = {}
+    for task in tasks:
+        if task not in REGRESSION_PRETEXTS:
+            continue
+        if task not in given:
+            raise ValueError(f"pretext task {task!r} needs its targets (targets={{{task!r}: array}})")
+        raw = np.asarray(given[task], dtype=np.float64).reshape(len(given[task]), -1)
+        if len(raw) != len(archs):
+            raise ValueError(f"targets[{task!r}] has {len(raw)} rows for {len(archs)} architectures")
+        std = raw.std(0)
+        keep = std > 1e-8  # a target that never changes teaches nothing
+        if keep.any():
+            regression[task] = torch.from_numpy(((raw[:, keep] - raw[:, keep].mean(0)) / std[keep]).astype(np.float32))
+    num_labels = featurizer.num_labels
+    maskable = "masked" in tasks and bool(((batch.op >= 2) & (batch.op < num_labels - 2)).any())
+    if not regression and not maskable:
+        raise ValueError(f"pretext tasks {sorted(tasks)} have nothing to learn on these architectures "
+                         "(constant targets, no operation node to mask)")
+    heads = PretextHeads(encoder.out_dim, encoder.hidden_dim, {t: v.shape[1] for t, v in regression.items()},
+                         num_labels if maskable else 0)
+    encoder.to(device).train()
+    heads.to(device).train()
+    params = list(encoder.parameters()) + list(heads.parameters())
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
+    bs = min(batch_size, len(archs))
+    history = []
+    for epoch in range(epochs):
+        order = torch.from_numpy(rng.permutation(len(archs)))
+        sums = {"loss": 0.0} | {t: 0.0 for t in tasks}
+        seen = 0
+        for k in range(0, len(order), bs):
+            idx = order[k : k + bs]
+            if len(idx) < 2:
+                continue
+            part = batch[idx].to(device)
+            loss = torch.zeros((), device=device)
+            if regression:
+                _, graph_embedding = encoder(part)
+                for task, values in regression.items():
+                    task_loss = nn.functional.mse_loss(heads.regression[task](graph_embedding), values[idx].to(device))
+                    loss = loss + tasks[task] * task_loss
+                    sums[task] += float(task_loss.detach()) * len(idx)
+            if maskable:
+                masked, chosen = mask_ops(part, num_labels, generator)
+                nodes, _ = encoder(masked)
+                task_loss = nn.functional.cross_entropy(heads.masked(nodes[chosen]), part.op[chosen])
+                loss = loss + tasks["masked"] * task_loss
+                sums["masked"] += float(task_loss.detach()) * len(idx)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            sums["loss"] += float(loss.detach()) * len(idx)
+            seen += len(idx)
+        schedule.step()
+        record = {"epoch": epoch + 1} | {k: v / max(seen, 1) for k, v in sums.items()
+                                         if k == "loss" or k in regression or (k == "masked" and maskable)}
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    encoder.eval()
+    return history

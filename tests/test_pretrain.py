@@ -1,0 +1,132 @@
+"""Predictor(pretrain=...) and Predictor(pretrained=...): the self-supervised stage end to end."""
+
+import numpy as np
+import pytest
+import torch
+
+import gnnnas
+from gnnnas import CheckpointError, Predictor
+from gnnnas.predictor import _PRETRAINED_MEMO
+
+FAST = {"epochs": 3, "hidden_dim": 16, "num_layers": 2, "batch_size": 16,
+        "pretrain_archs": 64, "pretrain_epochs": 2, "pretrain_batch_size": 32}
+SPACES = ["nb201", "nb101", "darts", "vit", "macro", "nasbench_graph"]
+
+
+def labelled(space_name, n=24, seed=0):
+    space = gnnnas.get_space(space_name)
+    rng = np.random.default_rng(seed)
+    archs = [space.sample(rng) for _ in range(n)]
+    return archs, rng.normal(size=n)
+
+
+def encoder_state(predictor):
+    return predictor.pretrained_encoder_.state
+
+
+@pytest.fixture(autouse=True)
+def fresh_memo():
+    _PRETRAINED_MEMO.clear()
+    yield
+    _PRETRAINED_MEMO.clear()
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_pretrain_every_space(space):
+    archs, y = labelled(space)
+    predictor = Predictor(space=space, pretrain="costs+masked", **FAST).fit(archs, y)
+    info = predictor.pretrained_encoder_.pretrain
+    assert info["archs"] == 64 and len(info["history"]) == 2
+    assert set(info["history"][0]) >= {"epoch", "loss"}
+    assert np.isfinite(predictor.predict(archs)).all()
+    # every member starts from the pre-trained encoder, then fine-tunes it
+    start = encoder_state(predictor)
+    tuned = predictor.models_[0].encoder.state_dict()
+    assert start.keys() == tuned.keys()
+    assert any(not torch.equal(start[k], tuned[k]) for k in start)
+
+
+def test_pretraining_never_reads_labels():
+    """Permuted labels (and other labels altogether) give the same pre-trained encoder."""
+    archs, y = labelled("nb201")
+    a = Predictor(pretrain="costs+masked", **FAST).fit(archs, y)
+    _PRETRAINED_MEMO.clear()  # computed afresh, not recalled
+    b = Predictor(pretrain="costs+masked", **FAST).fit(archs, np.random.default_rng(5).permutation(y))
+    _PRETRAINED_MEMO.clear()
+    c = Predictor(pretrain="costs+masked", **FAST).fit(archs[:10], -y[:10] ** 3)
+    for other in (b, c):
+        assert all(torch.equal(encoder_state(a)[k], encoder_state(other)[k]) for k in encoder_state(a))
+    assert not np.allclose(a.predict(archs), b.predict(archs))  # the fine-tuning did read them
+
+
+def test_memo_pretrains_once_per_configuration():
+    archs, y = labelled("nb201")
+    a = Predictor(pretrain="costs", **FAST).fit(archs, y)
+    b = Predictor(pretrain="costs", **FAST).fit(archs[:12], y[:12])
+    assert a.pretrained_encoder_ is b.pretrained_encoder_
+    c = Predictor(pretrain="costs", **{**FAST, "seed": 1}).fit(archs, y)
+    assert c.pretrained_encoder_ is not a.pretrained_encoder_
+
+
+def test_pretrained_file_round_trip(tmp_path):
+    archs, y = labelled("nb201")
+    path = tmp_path / "enc.safetensors"
+    direct = Predictor(pretrain="costs+masked", **FAST).fit(archs, y)
+    direct.save_encoder(path)
+    loaded = Predictor(pretrained=path, **{k: v for k, v in FAST.items() if not k.startswith("pretrain")})
+    loaded.fit(archs, y)
+    np.testing.assert_allclose(loaded.predict(archs), direct.predict(archs), rtol=1e-5, atol=1e-6)
+    assert loaded.pretrained_encoder_.pretrain["spec"] == "costs+masked"
+    loaded.save(tmp_path / "from_file.gnnnas")  # pretrained=Path is stored as the path it names
+    assert Predictor.load(tmp_path / "from_file.gnnnas").pretrained == str(path)
+    # a fitted predictor with a pre-trained encoder saves and loads as any other
+    direct.save(tmp_path / "model.gnnnas")
+    np.testing.assert_allclose(Predictor.load(tmp_path / "model.gnnnas").predict(archs), direct.predict(archs),
+                               rtol=1e-6)
+
+
+def test_pretrain_only_needs_no_labels(tmp_path):
+    space = gnnnas.get_space("vit")
+    pool = [space.sample(np.random.default_rng(i)) for i in range(40)]
+    predictor = Predictor(space="vit", pretrain="costs", **FAST).pretrain_only(unlabelled=pool)
+    assert predictor.pretrained_encoder_.pretrain["archs"] == 40
+    predictor.save_encoder(tmp_path / "vit.safetensors")
+    archs, y = labelled("vit")
+    Predictor(space="vit", pretrained=tmp_path / "vit.safetensors", epochs=2, hidden_dim=16, num_layers=2).fit(archs, y)
+
+
+def test_pretrained_mismatch_and_bad_files(tmp_path):
+    archs, y = labelled("nb201")
+    path = tmp_path / "enc.safetensors"
+    Predictor(pretrain="costs", **FAST).pretrain_only().save_encoder(path)
+    with pytest.raises(ValueError, match=r"does not fit this predictor: hidden_dim=16 in the file, 32 here"):
+        Predictor(pretrained=path, hidden_dim=32, num_layers=2, epochs=1).fit(archs, y)
+    with pytest.raises(ValueError, match="space='nb201' in the file, 'darts' here"):
+        Predictor(space="darts", pretrained=path, hidden_dim=16, num_layers=2, epochs=1).fit(*labelled("darts"))
+    blob = bytearray(path.read_bytes())
+    blob[-3] ^= 0xFF
+    (tmp_path / "flipped.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        Predictor(pretrained=tmp_path / "flipped.safetensors", hidden_dim=16, num_layers=2).fit(archs, y)
+    predictor = Predictor(**{k: v for k, v in FAST.items() if not k.startswith("pretrain")}).fit(archs, y)
+    predictor.save(tmp_path / "model.gnnnas")
+    with pytest.raises(CheckpointError, match="not a gnnnas pre-trained encoder"):
+        Predictor(pretrained=tmp_path / "model.gnnnas").fit(archs, y)
+    with pytest.raises(FileNotFoundError, match="no pre-trained encoder at"):
+        Predictor(pretrained=tmp_path / "missing.safetensors").fit(archs, y)
+
+
+def test_parameter_errors():
+    archs, y = labelled("nb201")
+    with pytest.raises(ValueError, match="unknown task 'zero'"):
+        Predictor(pretrain="zero").fit(archs, y)
+    with pytest.raises(ValueError, match="not both"):
+        Predictor(pretrain="costs", pretrained="x.safetensors").fit(archs, y)
+    with pytest.raises(ValueError, match="pretrained must be a file path"):
+        Predictor(pretrained=3).fit(archs, y)
+    with pytest.raises(ValueError, match="pretrain_only needs pretrain"):
+        Predictor().pretrain_only()
+    with pytest.raises(ValueError, match="no pre-trained encoder: fit"):
+        Predictor(**{k: v for k, v in FAST.items() if not k.startswith("pretrain")}).fit(archs, y).save_encoder("x")
+    with pytest.raises(ValueError, match="ships no pre-trained encoder for space 'macro'"):
+        Predictor(space="macro", pretrained="default").fit(*labelled("macro"))
