@@ -281,7 +281,9 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
           for name, spec in ((n, CONVS[n]) for n in CONV_NAMES) if name != "gcn"),
         *(ModelSpec(f"gnnnas-pretrain-{name}", ours(pretrain=spec),
                     f"+ self-supervised pre-training ({spec}) on the space's unlabelled archs, then fine-tuning")
-          for name, spec in (("costs", "costs"), ("masked", "masked"), ("both", "costs+masked"))),
+          for name, spec in (("costs", "costs"), ("masked", "masked"), ("both", "costs+masked"),
+                             ("zero_cost", "zero_cost"), ("flow", "flow"), ("costs-zero_cost", "costs+zero_cost"),
+                             ("all", "costs+zero_cost+flow+masked"))),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
         ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),
         ModelSpec("gnnnas-hyper", ours(hypernetwork=True),
