@@ -1,0 +1,88 @@
+"""Paired-by-seed comparison tables shared by the benchmark summaries (convs.py, pretrain.py).
+
+Records come from ``run_protocol.py`` JSON files; every model is compared with one baseline model
+on the seeds both ran: mean Kendall tau-b, the paired difference, wins/losses and a two-sided
+sign test (scipy's ``binomtest``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from scipy.stats import binomtest
+
+
+def load(path: Path, rename: str | None = None) -> list[dict]:
+    """The records of one run_protocol.py JSON file (``rename``: give every record this model name)."""
+    if not path.exists():
+        return []
+    records = json.loads(path.read_text())["records"]
+    for r in records:
+        r["model"] = rename or r["model"]
+    return records
+
+
+def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
+    """``(table {N: {model: row}}, markdown lines)`` of one protocol's records."""
+    by = defaultdict(dict)
+    for r in records:
+        by[(r["model"], r["train_size"])][r["seed"]] = r
+    sizes = sorted({n for _, n in by})
+    models = sorted({m for m, _ in by}, key=lambda m: (m != baseline, m != "gnnnas", m))
+    table: dict = {}
+    lines = [f"| model | N | test set | seeds | tau mean ± sd | diff vs {baseline} | wins/losses | sign p | fit s (median) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for n in sizes:
+        for model in models:
+            runs = by.get((model, n))
+            if not runs:
+                continue
+            taus = [r["kendall_tau"] for r in runs.values()]
+            row = {"seeds": sorted(runs), "test_size": next(iter(runs.values()))["test_size"],
+                   "tau_mean": statistics.mean(taus), "tau_sd": statistics.stdev(taus) if len(taus) > 1 else 0.0,
+                   "fit_seconds_median": statistics.median(r["fit_seconds"] for r in runs.values())}
+            base = by.get((baseline, n), {})
+            common = sorted(set(runs) & set(base))
+            diff_text, wl, p_text = "", "", ""
+            if model != baseline and common:
+                diffs = [runs[s]["kendall_tau"] - base[s]["kendall_tau"] for s in common]
+                wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+                p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+                row |= {"paired_seeds": common, "diff_mean": statistics.mean(diffs), "wins": wins,
+                        "losses": losses, "sign_p": p}
+                diff_text, wl, p_text = f"{statistics.mean(diffs):+.3f}", f"{wins}/{losses}", f"{p:.2f}"
+            table.setdefault(str(n), {})[model] = row
+            lines.append(f"| {model} | {n} | {row['test_size']} | {len(taus)} | {row['tau_mean']:.3f} ± "
+                         f"{row['tau_sd']:.3f} | {diff_text} | {wl} | {p_text} | {row['fit_seconds_median']:.0f} |")
+    return table, lines
+
+
+def plot(table: dict, path: Path, baseline: str) -> None:
+    """One bar panel per (protocol, N): mean tau ± sd of every model, the baseline in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(p, n) for p in table for n in sorted(table[p], key=int)]
+    cols = min(4, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (proto, n) in zip(axes.flat, panels):
+        models = table[proto][n]
+        names = list(models)
+        means = [models[m]["tau_mean"] for m in names]
+        sds = [models[m]["tau_sd"] for m in names]
+        ax.barh(range(len(names)), means, xerr=sds, color=["grey" if m == baseline else "C0" for m in names])
+        ax.set_yticks(range(len(names)), [m.replace("gnnnas-", "") for m in names], fontsize=8)
+        ax.set_xlim(min(means) - 0.05, max(means) + 0.03)
+        ax.set_title(f"{proto.upper()} N={n}")
+        ax.set_xlabel("Kendall tau-b (mean ± sd over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
