@@ -283,6 +283,7 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
                     f"+ self-supervised pre-training ({spec}) on the space's unlabelled archs, then fine-tuning")
           for name, spec in (("costs", "costs"), ("masked", "masked"), ("both", "costs+masked"),
                              ("zero_cost", "zero_cost"), ("flow", "flow"), ("costs-zero_cost", "costs+zero_cost"),
+                             ("hypernetwork", "hypernetwork"), ("costs-hypernetwork", "costs+hypernetwork"),
                              ("all", "costs+zero_cost+flow+masked"))),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
         ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),

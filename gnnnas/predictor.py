@@ -139,7 +139,9 @@ class Predictor(BaseEstimator):
             loss (pairwise logistic, this weight): a label-free ranking signal.
         pretrain: run a self-supervised stage before the supervised fit: the encoder first learns
             label-free pretext tasks (:mod:`gnnnas.nn.pretext`: ``"costs"``, ``"zero_cost"``,
-            ``"flow"``, ``"masked"``, joined with ``+`` and optional weights, e.g.
+            ``"flow"``, ``"masked"``, ``"hypernetwork"`` (generated networks classify
+            ``proxy_data``, ``hyper_archs`` x ``hyper_images`` per step, width ``hyper_width``),
+            joined with ``+`` and optional weights, e.g.
             ``"costs+0.5*masked"``; ``zero_cost`` and ``flow`` run every architecture's small
             network at initialisation once and cache the numbers on disk) on unlabelled
             architectures of the space - every one of a finite space of at most
@@ -464,7 +466,9 @@ class Predictor(BaseEstimator):
         if unlabelled is None and isinstance(self.space, str) and params["conv"] in CONV_NAMES:
             key = (json_key(params), json_key(tasks), self.pretrain_archs, self.pretrain_epochs,
                    self.pretrain_batch_size, self.lr, self.weight_decay, self.dropout, self.seed,
-                   torch.get_num_threads(), device.type)
+                   torch.get_num_threads(), device.type, self.hyper_width,
+                   json_key(self.proxy_data) if isinstance(self.proxy_data, str) else id(self.proxy_data),
+                   self.hyper_archs, self.hyper_images)
             if key in _PRETRAINED_MEMO:
                 return _PRETRAINED_MEMO[key]
         pool = self._pretrain_pool(space, unlabelled)
@@ -478,9 +482,20 @@ class Predictor(BaseEstimator):
         )
         start = time.perf_counter()
         targets = self._probe_targets(space, pool, featurizer, tasks)
+        hyper = None
+        if "hypernetwork" in tasks:
+            from gnnnas.data.proxy import load_proxy
+            from gnnnas.nn.executors import get_executor
+            from gnnnas.nn.pretext import HyperPretext
+
+            proxy = load_proxy(self.proxy_data, seed=0 if self.seed is None else int(self.seed))
+            executor = get_executor(space.name, space.vocab, in_channels=proxy.in_channels,
+                                    num_classes=proxy.num_classes, width=self.hyper_width)
+            hyper = HyperPretext(executor, proxy, self.hyper_archs, self.hyper_images)
         progress = _progress(self.pretrain_epochs, self.verbose, "pretrain")
         history = pretrain_encoder(
-            encoder, featurizer, pool, tasks, targets, epochs=self.pretrain_epochs, batch_size=self.pretrain_batch_size,
+            encoder, featurizer, pool, tasks, targets, hyper=hyper, epochs=self.pretrain_epochs,
+            batch_size=self.pretrain_batch_size,
             lr=self.lr, weight_decay=self.weight_decay, seed=self.seed, device=device,
             on_epoch=lambda r: progress.advance(status=f"loss {r['loss']:.4f}"),
         )

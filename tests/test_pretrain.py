@@ -130,3 +130,16 @@ def test_parameter_errors():
         Predictor(**{k: v for k, v in FAST.items() if not k.startswith("pretrain")}).fit(archs, y).save_encoder("x")
     with pytest.raises(ValueError, match="ships no pre-trained encoder for space 'macro'"):
         Predictor(space="macro", pretrained="default").fit(*labelled("macro"))
+
+
+def test_hypernetwork_as_a_pretext():
+    """HyperNAS's task on unlabelled archs before any label: its loss falls, the encoder moves."""
+    archs, y = labelled("nb201")
+    params = {**FAST, "pretrain_epochs": 8, "pretrain_batch_size": 8, "hyper_width": 4, "hyper_archs": 8,
+              "hyper_images": 32}
+    predictor = Predictor(pretrain="hypernetwork", **params).fit(archs, y)
+    history = predictor.pretrained_encoder_.pretrain["history"]
+    assert set(history[0]) == {"epoch", "loss", "hypernetwork"}
+    assert history[-1]["hypernetwork"] + history[-2]["hypernetwork"] < history[0]["hypernetwork"] + history[1]["hypernetwork"]
+    with pytest.raises(ValueError, match="cannot run the hypernetwork task"):
+        Predictor(space="nasbench_graph", pretrain="hypernetwork", **FAST).fit(*labelled("nasbench_graph"))

@@ -14,6 +14,9 @@ GraphMAE, arXiv 2205.10803). None of them reads an accuracy label.
 - ``flow``: regress how the same network at initialisation transforms a fixed probe batch (the
   spread of its outputs, how similar the outputs of different images are;
   :mod:`gnnnas.nn.probe`).
+- ``hypernetwork``: HyperNAS's auxiliary task (``docs/hypernetwork.md``) on unlabelled archs:
+  node embeddings emit each op's weights, the generated networks classify proxy images,
+  cross-entropy.
 - ``masked``: masked-node reconstruction: the op one-hot of a random 15 % of the operation
   nodes is blanked and the encoder's node embedding must name the op (cross-entropy).
 
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,11 +38,11 @@ from torch import nn
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.featurize import DenseGraphBatch
 
-__all__ = ["MASK_RATE", "PRETEXTS", "REGRESSION_PRETEXTS", "PretextHeads", "cost_targets", "mask_ops",
+__all__ = ["MASK_RATE", "PRETEXTS", "HyperPretext", "REGRESSION_PRETEXTS", "PretextHeads", "cost_targets", "mask_ops",
            "parse_pretrain"]
 
 #: Built-in pretext tasks (label-free).
-PRETEXTS = ("costs", "zero_cost", "flow", "masked")
+PRETEXTS = ("costs", "zero_cost", "flow", "masked", "hypernetwork")
 #: The tasks that regress per-architecture numbers from the graph embedding.
 REGRESSION_PRETEXTS = ("costs", "zero_cost", "flow")
 #: Fraction of operation nodes blanked by the ``masked`` task (GraphMAE's default range).
@@ -158,6 +163,17 @@ def mask_ops(batch: DenseGraphBatch, num_labels: int, generator: torch.Generator
     x[..., :num_labels] = torch.where(chosen[..., None], torch.zeros((), dtype=x.dtype), x[..., :num_labels])
     masked = DenseGraphBatch(x, batch.adj, batch.mask, batch.cell, batch.op, batch.features)
     return masked, chosen
+
+
+@dataclass(frozen=True)
+class HyperPretext:
+    """What the ``hypernetwork`` pretext runs: the space's executor (its networks at small width),
+    proxy images (:class:`~gnnnas.data.proxy.ProxyImages`, train split) and the draw of one step."""
+
+    executor: nn.Module
+    proxy: Any
+    archs_per_step: int = 16
+    images_per_step: int = 32
 
 
 class PretextHeads(nn.Module):

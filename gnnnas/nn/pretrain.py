@@ -17,7 +17,8 @@ from torch import nn
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.encoder import ArchEncoder
 from gnnnas.nn.featurize import GraphFeaturizer
-from gnnnas.nn.pretext import REGRESSION_PRETEXTS, PretextHeads, cost_targets, mask_ops
+from gnnnas.nn.hypernet import HyperNetworkHead
+from gnnnas.nn.pretext import REGRESSION_PRETEXTS, HyperPretext, PretextHeads, cost_targets, mask_ops
 
 __all__ = ["pretrain_encoder"]
 
@@ -29,6 +30,7 @@ def pretrain_encoder(
     tasks: dict[str, float],
     targets: dict[str, np.ndarray] | None = None,
     *,
+    hyper: HyperPretext | None = None,
     epochs: int = 10,
     batch_size: int = 256,
     lr: float = 1e-3,
@@ -48,7 +50,13 @@ def pretrain_encoder(
             ``flow``: from :func:`gnnnas.nn.probe.cached_probe_scores`); ``costs`` is computed
             here when not given. Each column is standardised; constant columns are dropped.
         epochs, batch_size, lr, weight_decay: AdamW with cosine decay over ``epochs`` passes.
-        seed: seeds the shuffling, the masks and the heads' initialisation.
+        hyper: the ``hypernetwork`` task's executor and proxy images (needed when that task is in
+            ``tasks``): the encoder's node embeddings emit every operation's weights through a
+            :class:`~gnnnas.nn.hypernet.HyperNetworkHead`, the generated networks of
+            ``hyper.archs_per_step`` archs of each batch classify ``hyper.images_per_step``
+            proxy images, and their mean cross-entropy is the task loss (HyperNAS's auxiliary
+            task, here on unlabelled archs before any label is seen).
+        seed: seeds the shuffling, the masks, the image draws and the heads' initialisation.
         on_epoch: called with each epoch's record (progress reports).
 
     Returns:
@@ -57,7 +65,7 @@ def pretrain_encoder(
 
     Raises:
         ValueError: fewer than 2 archs, a regression task without its targets (or with another
-            number of rows), or no task has anything to learn (every target is constant and no
+            number of rows), ``hypernetwork`` without ``hyper``, or no task has anything to learn (every target is constant and no
             operation node can be masked).
     """
     if len(archs) < 2:
@@ -86,11 +94,17 @@ def pretrain_encoder(
             regression[task] = torch.from_numpy(((raw[:, keep] - raw[:, keep].mean(0)) / std[keep]).astype(np.float32))
     num_labels = featurizer.num_labels
     maskable = "masked" in tasks and bool(((batch.op >= 2) & (batch.op < num_labels - 2)).any())
-    if not regression and not maskable:
+    if "hypernetwork" in tasks and hyper is None:
+        raise ValueError("pretext task 'hypernetwork' needs hyper=HyperPretext(executor, proxy images)")
+    hyper_task = hyper if "hypernetwork" in tasks else None
+    if not regression and not maskable and hyper_task is None:
         raise ValueError(f"pretext tasks {sorted(tasks)} have nothing to learn on these architectures "
                          "(constant targets, no operation node to mask)")
     heads = PretextHeads(encoder.out_dim, encoder.hidden_dim, {t: v.shape[1] for t, v in regression.items()},
                          num_labels if maskable else 0)
+    if hyper_task is not None:
+        heads.hyper = HyperNetworkHead(encoder.hidden_dim, hyper_task.executor.weight_specs(), encoder.hidden_dim)
+        heads.executor = hyper_task.executor  # its shared stem and classifier train too
     encoder.to(device).train()
     heads.to(device).train()
     params = list(encoder.parameters()) + list(heads.parameters())
@@ -108,16 +122,26 @@ def pretrain_encoder(
                 continue
             part = batch[idx].to(device)
             loss = torch.zeros((), device=device)
+            nodes = None
             if regression:
-                _, graph_embedding = encoder(part)
+                nodes, graph_embedding = encoder(part)
                 for task, values in regression.items():
                     task_loss = nn.functional.mse_loss(heads.regression[task](graph_embedding), values[idx].to(device))
                     loss = loss + tasks[task] * task_loss
                     sums[task] += float(task_loss.detach()) * len(idx)
+            if hyper_task is not None:
+                a = min(hyper_task.archs_per_step, len(idx))
+                drawn = part[slice(0, a)]
+                drawn_nodes = nodes[:a] if nodes is not None else encoder(drawn)[0]
+                images, labels = hyper_task.proxy.sample_train(hyper_task.images_per_step, generator)
+                logits = heads.executor(drawn, heads.hyper(drawn_nodes), heads.hyper.unpack, images.to(device))
+                task_loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.to(device).repeat(a))
+                loss = loss + tasks["hypernetwork"] * task_loss
+                sums["hypernetwork"] += float(task_loss.detach()) * len(idx)
             if maskable:
                 masked, chosen = mask_ops(part, num_labels, generator)
-                nodes, _ = encoder(masked)
-                task_loss = nn.functional.cross_entropy(heads.masked(nodes[chosen]), part.op[chosen])
+                masked_nodes, _ = encoder(masked)
+                task_loss = nn.functional.cross_entropy(heads.masked(masked_nodes[chosen]), part.op[chosen])
                 loss = loss + tasks["masked"] * task_loss
                 sums["masked"] += float(task_loss.detach()) * len(idx)
             optimiser.zero_grad()
@@ -127,7 +151,8 @@ def pretrain_encoder(
             seen += len(idx)
         schedule.step()
         record = {"epoch": epoch + 1} | {k: v / max(seen, 1) for k, v in sums.items()
-                                         if k == "loss" or k in regression or (k == "masked" and maskable)}
+                                         if k == "loss" or k in regression or (k == "masked" and maskable)
+                                         or (k == "hypernetwork" and hyper_task is not None)}
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
