@@ -635,7 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
               "Predictor(pretrained=FILE); its encoder shape (--hidden-dim, --num-layers, --conv) must match.")
     pretrain.add_argument("--space", default="nb201", help="search space (default: nb201)")
     pretrain.add_argument("--pretext", default="costs+masked",
-                          help="tasks joined with +, optional weights: costs, masked (default: costs+masked)")
+                          help="tasks joined with +, optional weights: costs, zero_cost, flow, masked, hypernetwork "
+                               "(default: costs+masked)")
     pretrain.add_argument("--archs", dest="pretrain_archs", type=_in(NUMERIC_PARAMS["pretrain_archs"]), default=None,
                           help="size of the pool of unlabelled archs (default: 20,000)")
     pretrain.add_argument("--epochs", dest="pretrain_epochs", type=_POSITIVE, default=None,

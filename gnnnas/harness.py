@@ -234,7 +234,10 @@ def write_results(
         f"# {protocol.name}: {protocol.description}",
         "",
         (
-            f"Split: numpy RandomState(seed).permutation, first N train; test on {protocol.test_on}. "
+            (f"Split: train = RandomState(seed).permutation({protocol.train_pool})[:N] (the first "
+             f"{protocol.train_pool} rows are the pool); test = the other rows. "
+             if protocol.train_pool is not None else
+             f"Split: numpy RandomState(seed).permutation, first N train; test on {protocol.test_on}. ")
             f"Environment: {payload['environment']}."
         ),
         "",

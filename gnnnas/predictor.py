@@ -413,9 +413,12 @@ class Predictor(BaseEstimator):
         if self.pretrained is not None:
             encoder = self._load_pretrained(space)
         elif self.pretrain is not None:
-            encoder = self._pretrain(graphs, space, device, unlabelled)
+            encoder = self._pretrain(space, device, unlabelled)
         else:
             return self._new_featurizer(graphs, space).fit(graphs), None
+        if tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ()):
+            raise ValueError(f"the pre-trained encoder stacks cells as {encoder.cell_sequence}, these architectures "
+                             f"as {self.cell_sequence_}: it was trained on other networks of the space")
         self.pretrained_encoder_ = encoder
         return featurizer_from_state(space.vocab, encoder.featurizer), encoder.state
 
@@ -434,7 +437,24 @@ class Predictor(BaseEstimator):
         if list(space.vocab.ops) != list(encoder.vocab):
             raise ValueError(f"pretrained encoder {str(path)!r} was trained on ops {encoder.vocab}, "
                              f"space {space.name!r} has {list(space.vocab.ops)}")
+        from gnnnas.nn.checkpoint import featurizer_from_state
+
+        try:  # the weights must be the encoder the config describes
+            self._new_encoder(featurizer_from_state(space.vocab, encoder.featurizer).num_features,
+                              encoder.cell_sequence).load_state_dict(encoder.state)
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise CheckpointError(f"pretrained encoder {str(path)!r}: its weights do not fit its config: {error}") \
+                from None
         return encoder
+
+    def _new_encoder(self, in_dim: int, cell_sequence):
+        from gnnnas.nn.encoder import ArchEncoder
+
+        return ArchEncoder(
+            in_dim, hidden_dim=self.hidden_dim, num_layers=self.num_layers, dropout=self.dropout, conv=self.conv,
+            use_global_node=self.use_global_node, cell_context=self.cell_context, cell_sequence=cell_sequence,
+            readout=self.readout, global_mode=self.global_mode,
+        )
 
     def _pretrain_pool(self, space: SearchSpace, unlabelled: Sequence[Any] | None) -> list[ArchGraph]:
         if unlabelled is not None:
@@ -453,21 +473,21 @@ class Predictor(BaseEstimator):
             raise ValueError(f"pre-training needs at least 2 unlabelled architectures, got {len(pool)}")
         return pool
 
-    def _pretrain(self, graphs: list[ArchGraph], space: SearchSpace, device: torch.device,
-                  unlabelled: Sequence[Any] | None):
+    def _pretrain(self, space: SearchSpace, device: torch.device, unlabelled: Sequence[Any] | None):
         """Run (or recall from this process's memo) the self-supervised stage. Reads no label."""
         from gnnnas.nn.checkpoint import PretrainedEncoder
-        from gnnnas.nn.encoder import ArchEncoder
         from gnnnas.nn.pretrain import pretrain_encoder
 
         tasks = parse_pretrain(self.pretrain)
         params = self._encoder_params(space)
         key = None
-        if unlabelled is None and isinstance(self.space, str) and params["conv"] in CONV_NAMES:
-            key = (json_key(params), json_key(tasks), self.pretrain_archs, self.pretrain_epochs,
-                   self.pretrain_batch_size, self.lr, self.weight_decay, self.dropout, self.seed,
-                   torch.get_num_threads(), device.type, self.hyper_width,
-                   json_key(self.proxy_data) if isinstance(self.proxy_data, str) else id(self.proxy_data),
+        # memoised only where everything that shapes the encoder is a plain value: no seed=None
+        # (a fresh random pool each time), no user images, no user conv objects
+        if (unlabelled is None and isinstance(self.space, str) and params["conv"] in CONV_NAMES
+                and self.seed is not None and isinstance(self.proxy_data, str)):
+            key = (json_key(params), json_key(list(space.vocab.ops)), space.size, json_key(list(tasks.items())),
+                   self.pretrain_archs, self.pretrain_epochs, self.pretrain_batch_size, self.lr, self.weight_decay,
+                   self.dropout, self.seed, torch.get_num_threads(), device.type, self.hyper_width, self.proxy_data,
                    self.hyper_archs, self.hyper_images)
             if key in _PRETRAINED_MEMO:
                 return _PRETRAINED_MEMO[key]
@@ -475,11 +495,7 @@ class Predictor(BaseEstimator):
         featurizer = self._new_featurizer(pool, space).fit(pool)
         if self.seed is not None:
             torch.manual_seed(int(self.seed))  # the encoder's initial weights are part of what the seed fixes
-        encoder = ArchEncoder(
-            featurizer.num_features, hidden_dim=self.hidden_dim, num_layers=self.num_layers, dropout=self.dropout,
-            conv=self.conv, use_global_node=self.use_global_node, cell_context=self.cell_context,
-            cell_sequence=pool[0].cell_sequence, readout=self.readout, global_mode=self.global_mode,
-        )
+        encoder = self._new_encoder(featurizer.num_features, pool[0].cell_sequence)
         start = time.perf_counter()
         targets = self._probe_targets(space, pool, featurizer, tasks)
         hyper = None
@@ -557,7 +573,7 @@ class Predictor(BaseEstimator):
         space = self._space()
         device = resolve_device(self.device)
         with cpu_threads(self.num_threads, device):
-            self.pretrained_encoder_ = self._pretrain([], space, device, unlabelled)
+            self.pretrained_encoder_ = self._pretrain(space, device, unlabelled)
         return self
 
     def _new_model(self) -> RankingModel:

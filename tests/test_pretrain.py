@@ -143,3 +143,51 @@ def test_hypernetwork_as_a_pretext():
     assert history[-1]["hypernetwork"] + history[-2]["hypernetwork"] < history[0]["hypernetwork"] + history[1]["hypernetwork"]
     with pytest.raises(ValueError, match="cannot run the hypernetwork task"):
         Predictor(space="nasbench_graph", pretrain="hypernetwork", **FAST).fit(*labelled("nasbench_graph"))
+
+
+def test_memo_keeps_apart_what_trains_differently():
+    archs, y = labelled("nb201")
+    a = Predictor(pretrain="costs+masked", **FAST).fit(archs, y)
+    b = Predictor(pretrain="masked+costs", **FAST).fit(archs, y)  # heads built in another order
+    assert a.pretrained_encoder_ is not b.pretrained_encoder_
+    c = Predictor(pretrain="costs", **{**FAST, "seed": None}).fit(archs, y)
+    d = Predictor(pretrain="costs", **{**FAST, "seed": None}).fit(archs, y)
+    assert c.pretrained_encoder_ is not d.pretrained_encoder_  # seed=None: a fresh random pool each fit
+
+
+def test_masked_batches_without_operations_are_skipped():
+    space = gnnnas.get_space("nb201")
+    empty = space.parse("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
+    conv = space.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
+    pool = [empty] * 6 + [conv]
+    predictor = Predictor(pretrain="masked", **{**FAST, "pretrain_batch_size": 2}).pretrain_only(unlabelled=pool)
+    assert all(np.isfinite(r["loss"]) and np.isfinite(r["masked"]) for r in predictor.pretrained_encoder_.pretrain["history"])
+
+
+def test_encoder_file_whose_weights_do_not_fit_its_config(tmp_path):
+    import dataclasses
+
+    from gnnnas.nn.checkpoint import save_encoder
+
+    archs, y = labelled("nb201")
+    good = Predictor(pretrain="costs", **FAST).pretrain_only().pretrained_encoder_
+    state = dict(good.state)
+    state.pop(next(iter(state)))
+    save_encoder(tmp_path / "bad.safetensors", dataclasses.replace(good, state=state))
+    with pytest.raises(CheckpointError, match="bad.safetensors.*weights do not fit its config"):
+        Predictor(pretrained=tmp_path / "bad.safetensors", hidden_dim=16, num_layers=2, epochs=1).fit(archs, y)
+
+
+def test_masked_hides_the_node_features_that_give_the_op_away():
+    from gnnnas.nn.featurize import GraphFeaturizer
+    from gnnnas.nn.pretext import mask_ops
+
+    space = gnnnas.get_space("vit")
+    archs = [space.sample(np.random.default_rng(i)) for i in range(8)]
+    featurizer = GraphFeaturizer(space.vocab, node_feature_dim=archs[0].node_features.shape[1]).fit(archs)
+    batch = featurizer.transform(archs)
+    masked, chosen = mask_ops(batch, featurizer.num_labels, torch.Generator().manual_seed(0),
+                              hide=featurizer.node_feature_columns)
+    assert chosen.any()
+    assert masked.x[chosen][:, featurizer.node_feature_columns].abs().sum() == 0
+    assert batch.x[chosen][:, featurizer.node_feature_columns].abs().sum() > 0

@@ -122,6 +122,12 @@ class GraphFeaturizer:
         return len(self.vocab.labels) + 1  # + global
 
     @property
+    def node_feature_columns(self) -> slice:
+        """Columns of ``x`` holding the space's (standardised) node features."""
+        start = self.num_labels + len(NODE_TYPES)
+        return slice(start, start + self.node_feature_dim)
+
+    @property
     def num_features(self) -> int:
         return self.num_labels + len(NODE_TYPES) + self.node_feature_dim + len(self.macro_names)
 

@@ -143,12 +143,14 @@ def cost_targets(archs: Sequence[ArchGraph], visible_only: bool = True) -> tuple
 
 
 def mask_ops(batch: DenseGraphBatch, num_labels: int, generator: torch.Generator,
-             rate: float = MASK_RATE) -> tuple[DenseGraphBatch, torch.Tensor]:
+             rate: float = MASK_RATE, hide: slice | None = None) -> tuple[DenseGraphBatch, torch.Tensor]:
     """Blank the op one-hot of a random ``rate`` of the operation nodes (at least one per graph
     that has any). Returns ``(masked batch, mask [B, N] bool)``; ``batch.op`` keeps the truth.
 
-    ``num_labels``: width of the op one-hot block (``GraphFeaturizer.num_labels``). Input,
-    output, ``sum`` and global nodes are never masked: their kind is known from the structure.
+    ``num_labels``: width of the op one-hot block (``GraphFeaturizer.num_labels``). ``hide``:
+    other columns of ``x`` blanked on masked nodes too (the space's node features, which give the
+    op away on ViT: an attention block has heads, an MLP block a hidden width). Input, output,
+    ``sum`` and global nodes are never masked: their kind is known from the structure.
     """
     op = batch.op
     candidates = (op >= 2) & (op < num_labels - 2)  # labels: input, output, ops..., sum, global
@@ -160,7 +162,10 @@ def mask_ops(batch: DenseGraphBatch, num_labels: int, generator: torch.Generator
         best = torch.where(candidates, draw, torch.full_like(draw, -1.0)).argmax(1)
         chosen[none, best[none]] = True
     x = batch.x.clone()
-    x[..., :num_labels] = torch.where(chosen[..., None], torch.zeros((), dtype=x.dtype), x[..., :num_labels])
+    zero = torch.zeros((), dtype=x.dtype)
+    x[..., :num_labels] = torch.where(chosen[..., None], zero, x[..., :num_labels])
+    if hide is not None:
+        x[..., hide] = torch.where(chosen[..., None], zero, x[..., hide])
     masked = DenseGraphBatch(x, batch.adj, batch.mask, batch.cell, batch.op, batch.features)
     return masked, chosen
 

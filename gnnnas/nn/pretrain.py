@@ -64,12 +64,14 @@ def pretrain_encoder(
         squared error of the standardised targets; ``masked``: cross-entropy in nats).
 
     Raises:
-        ValueError: fewer than 2 archs, a regression task without its targets (or with another
+        ValueError: fewer than 2 archs, ``batch_size`` < 2, a regression task without its targets (or with another
             number of rows), ``hypernetwork`` without ``hyper``, or no task has anything to learn (every target is constant and no
             operation node can be masked).
     """
     if len(archs) < 2:
         raise ValueError(f"pre-training needs at least 2 architectures, got {len(archs)}")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 (a batch of one has no spread to learn from), got {batch_size}")
     device = torch.device(device)
     generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
     rng = np.random.default_rng(seed)
@@ -139,11 +141,14 @@ def pretrain_encoder(
                 loss = loss + tasks["hypernetwork"] * task_loss
                 sums["hypernetwork"] += float(task_loss.detach()) * len(idx)
             if maskable:
-                masked, chosen = mask_ops(part, num_labels, generator)
+                masked, chosen = mask_ops(part, num_labels, generator, hide=featurizer.node_feature_columns)
+            if maskable and bool(chosen.any()):  # a batch of cells without operations has nothing to mask
                 masked_nodes, _ = encoder(masked)
                 task_loss = nn.functional.cross_entropy(heads.masked(masked_nodes[chosen]), part.op[chosen])
                 loss = loss + tasks["masked"] * task_loss
                 sums["masked"] += float(task_loss.detach()) * len(idx)
+            if not loss.requires_grad:  # nothing in this batch to learn from
+                continue
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

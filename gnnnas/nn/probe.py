@@ -26,6 +26,7 @@ Jacobian; the executors share one image batch across architectures).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -55,12 +56,13 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
     """:data:`FLOW_NAMES` and :data:`ZERO_COST_NAMES` scores of every architecture of ``batch``.
 
     Args:
-        executor: a :class:`~gnnnas.nn.executors.NetworkExecutor` of the space; its shared
-            parameters (stem, classifier) are re-initialised from ``seed``.
+        executor: a :class:`~gnnnas.nn.executors.NetworkExecutor` of the space, used as it is:
+            build it under ``torch.manual_seed`` for reproducible shared parts (stem,
+            classifier), as :func:`cached_probe_scores` does.
         batch: the featurised architectures (``GraphFeaturizer.transform``).
         images, labels: the probe batch ``[I, C, H, W]`` and its classes ``[I]`` (I >= 2).
-        seed: fixes every random weight: an architecture gets the same scores in any batch
-            and chunk (its weights are drawn from ``seed`` and its own computation graph).
+        seed: fixes every generated (cell) weight: an architecture gets the same scores in any
+            batch and chunk (its weights are drawn from ``seed``, its ops and their positions).
         archs_per_chunk: architectures run together.
 
     Returns:
@@ -70,21 +72,17 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
         raise ValueError(f"the probe batch needs at least 2 images, got {len(images)}")
     specs = {label: tuple(s) for label, s in executor.weight_specs().items() if s}
     unpack = _unpacker(specs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for module in executor.modules():
-            if hasattr(module, "reset_parameters") and module is not executor:
-                module.reset_parameters()
     executor.eval()
     out = {name: np.zeros(len(batch)) for name in FLOW_NAMES + ZERO_COST_NAMES}
-    # one fixed random table per label and node position: an arch's weights do not depend on
-    # which other archs share its chunk
+    # one fixed random row per (label, node position), each from its own generator: an arch's
+    # weights do not depend on which other archs share its batch or chunk, nor on the padding
     n = batch.x.shape[1]
     tables = {}
     for k, (label, spec) in enumerate(sorted(specs.items())):
-        generator = torch.Generator().manual_seed(seed * 1009 + k)  # row r is the same whatever n is
         scale = torch.cat([torch.full((s.numel,), math.sqrt(2.0 / s.fan_in)) for s in spec])
-        tables[label] = torch.randn(n, len(scale), generator=generator) * scale
+        rows = [torch.randn(len(scale), generator=torch.Generator().manual_seed(seed * 1_000_003 + k * 1009 + r))
+                for r in range(n)]
+        tables[label] = torch.stack(rows) * scale
     for a in range(0, len(batch), archs_per_chunk):
         sub = batch[a : a + archs_per_chunk]
         b = len(sub)
@@ -116,47 +114,73 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
 
 
 #: Bump when the scores' definition changes: cached files of another version are not read.
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 
 
 def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images: int = 64, seed: int = 0,
                         cache_dir=None, progress=False) -> dict[str, np.ndarray]:
     """:func:`probe_scores` of ``archs``, computed once per architecture and kept on disk.
 
-    The cache is one ``.npz`` per (space, proxy images, width, number of probe images, seed,
-    pruning) under ``<cache dir>/probes/`` (:func:`gnnnas.data.paths.resolve_cache_dir`:
+    Architectures run as their computation graphs (whatever ``featurizer``'s pruning; its node
+    feature scaling is used). The probe batch is ``images`` training images of ``proxy`` drawn
+    with ``seed``; the executor's shared parts are initialised from ``seed`` too. The cache is
+    one ``.npz`` per (space, width, seed, probe images and labels - by their SHA-256) in
+    ``cache_dir/probes/`` (default: :func:`gnnnas.data.paths.resolve_cache_dir`:
     ``$GNNNAS_CACHE``, else the data directory, else ``~/.cache/gnnnas``), rows keyed by
     :meth:`~gnnnas.SearchSpace.identity`; architectures not in it are computed and the file is
-    rewritten atomically. ``progress``: :mod:`gnnnas.progress` mode for the architectures computed.
+    rewritten atomically (an unreadable file is recomputed, with a warning; two processes
+    filling one file at once may each drop the other's new rows, never corrupt it).
+    ``progress``: :mod:`gnnnas.progress` mode for the architectures computed.
 
     Raises:
-        ValueError: the space has no executor (e.g. NAS-Bench-Graph), or fewer than 2 probe images.
+        ValueError: the space has no executor (e.g. NAS-Bench-Graph), or ``images`` is not in
+            ``[2, number of training images]``.
     """
+    import hashlib
+    import warnings
+    import zipfile
+
     from gnnnas.data.paths import resolve_cache_dir
     from gnnnas.files import atomic_write
     from gnnnas.nn.executors import get_executor
+    from gnnnas.nn.featurize import GraphFeaturizer
     from gnnnas.progress import Progress
 
-    executor = get_executor(space.name, space.vocab, in_channels=proxy.in_channels, num_classes=proxy.num_classes,
-                            width=width)
+    if not 2 <= images <= len(proxy.train_y):
+        raise ValueError(f"images must be in [2, {len(proxy.train_y)}] (the proxy's training images), got {images}")
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # the shared stem and classifier: the same in every process
+            executor = get_executor(space.name, space.vocab, in_channels=proxy.in_channels,
+                                    num_classes=proxy.num_classes, width=width)
+    except ValueError as error:
+        raise ValueError(f"the zero_cost and flow probes run each architecture's network: {error}") from None
+    # always the computation graphs: equal identities are equal networks, whatever the
+    # predictor's own pruning switches (rows are keyed by identity)
+    canonical = GraphFeaturizer(space.vocab, node_feature_dim=featurizer.node_feature_dim)
+    canonical.node_mean_, canonical.node_std_ = featurizer.node_mean_, featurizer.node_std_
+    generator = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(proxy.train_y), generator=generator)[:images]
+    probe_x, probe_y = proxy.train_x[idx].contiguous(), proxy.train_y[idx].contiguous()
+    digest = hashlib.sha256(probe_x.numpy().tobytes() + probe_y.numpy().tobytes()).hexdigest()[:12]
     names = FLOW_NAMES + ZERO_COST_NAMES
-    folder = resolve_cache_dir(cache_dir) / "probes"
-    path = folder / (f"{space.name}-{proxy.name}-w{width}-i{images}-s{seed}-p{int(featurizer.prune)}"
-                     f"{int(featurizer.contract_identities)}-v{PROBE_VERSION}.npz")
+    folder = (Path(cache_dir) if cache_dir is not None else resolve_cache_dir()) / "probes"
+    path = folder / f"{space.name}-w{width}-s{seed}-{digest}-v{PROBE_VERSION}.npz"
     known: dict[str, np.ndarray] = {}
     if path.is_file():
-        with np.load(path, allow_pickle=False) as stored:
-            if all(n in stored for n in names) and "identity" in stored:
+        try:
+            with np.load(path, allow_pickle=False) as stored:
                 table = np.stack([stored[n] for n in names], 1)
                 known = dict(zip(stored["identity"].tolist(), table, strict=True))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            warnings.warn(f"probe cache {str(path)!r} is unreadable ({error}); recomputing it", stacklevel=2)
+            known = {}
     keys = [space.identity(a) for a in archs]
     missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
     if missing:
-        generator = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(proxy.train_y), generator=generator)[:images]
         with Progress(len(missing), "probe", mode=progress, unit="arch", line_every=0.1) as report:
-            scores = probe_scores(executor, featurizer.transform([archs[i] for i in missing]), proxy.train_x[idx],
-                                  proxy.train_y[idx], seed=seed, on_chunk=None if report.quiet else report.advance)
+            scores = probe_scores(executor, canonical.transform([archs[i] for i in missing]), probe_x, probe_y,
+                                  seed=seed, on_chunk=None if report.quiet else report.advance)
         for j, i in enumerate(missing):
             known[keys[i]] = np.array([scores[n][j] for n in names])
         identities = list(known)
