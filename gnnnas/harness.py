@@ -233,13 +233,7 @@ def write_results(
     header = [
         f"# {protocol.name}: {protocol.description}",
         "",
-        (
-            (f"Split: train = RandomState(seed).permutation({protocol.train_pool})[:N] (the first "
-             f"{protocol.train_pool} rows are the pool); test = the other rows. "
-             if protocol.train_pool is not None else
-             f"Split: numpy RandomState(seed).permutation, first N train; test on {protocol.test_on}. ")
-            f"Environment: {payload['environment']}."
-        ),
+        _split_rule(protocol) + f" Environment: {payload['environment']}.",
         "",
         "Models:",
         *[f"- **{m.name}**: {m.description}" for m in models],
@@ -248,6 +242,13 @@ def write_results(
     with atomic_write(md_path, "w") as handle:
         handle.write("\n".join(header) + "\n" + markdown_table(summary) + "\n")
     return json_path, md_path
+
+
+def _split_rule(protocol: Protocol) -> str:
+    if protocol.train_pool is not None:
+        return (f"Split: train = RandomState(seed).permutation({protocol.train_pool})[:N] (the first "
+                f"{protocol.train_pool} rows are the pool); test = the other rows.")
+    return f"Split: numpy RandomState(seed).permutation, first N train; test on {protocol.test_on}."
 
 
 def _plain(value):
