@@ -173,7 +173,7 @@ def main(argv=None) -> int:
               "batch, de-duplication of equal graphs, the model's forward pass):", "",
               "| task | tree | parse | featurise | forward |", "| --- | --- | --- | --- | --- |"]
     for task in tasks:
-        if task == "fit_nb201_469":
+        if not task.startswith("predict"):
             continue
         for name in trees:
             rs = runs[task][name]
