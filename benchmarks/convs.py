@@ -63,6 +63,7 @@ def main(argv=None) -> int:
         table[proto], rows = paired_rows(records, DENSE)
         lines += [f"## {proto.upper()}", "", *rows]
         lines.append("")
+    lines += _overall(table)
     result = {"environment": environment(), "table": table}
     out = Path(args.out)
     with atomic_write(out.with_suffix(".json"), "w") as handle:
@@ -75,6 +76,29 @@ def main(argv=None) -> int:
         print("matplotlib not installed: no plot", file=sys.stderr)
     print("\n".join(lines))
     return 0
+
+
+def _overall(table: dict) -> list[str]:
+    """Which conv wins where: over every (protocol, N) cell with at least 3 seeds."""
+    cells = [(p, n) for p in table for n in table[p]
+             if sum(len(r["seeds"]) >= 3 for m, r in table[p][n].items() if m != DENSE) >= 2]
+    convs = sorted({m for p, n in cells for m in table[p][n] if m != DENSE})
+    lines = ["## Overall", "", f"Over the {len(cells)} (protocol, N) cells where at least two convs ran 3 seeds: "
+             "how many of them each conv ran (3+ seeds), its mean paired difference to the dense encoder there, in "
+             "how many it has the best mean tau of all convs, and its worst cell.", "",
+             "| conv | cells | mean diff vs dense | best in | worst cell (diff) |", "| --- | --- | --- | --- | --- |"]
+    for conv in convs:
+        mine = [(p, n) for p, n in cells if conv in table[p][n] and len(table[p][n][conv]["seeds"]) >= 3]
+        diffs = [(table[p][n][conv].get("diff_mean"), p, n) for p, n in mine]
+        diffs = [d for d in diffs if d[0] is not None]
+        top = {(p, n): max(r["tau_mean"] for m, r in table[p][n].items() if m != DENSE and len(r["seeds"]) >= 3)
+               for p, n in mine}
+        best = sum(table[p][n][conv]["tau_mean"] >= top[p, n] - 5e-4 for p, n in mine)  # ties (3 decimals) shared
+        worst = min(diffs) if diffs else None
+        mean = sum(d[0] for d in diffs) / len(diffs) if diffs else float("nan")
+        worst_text = f"{worst[1].upper()} {worst[2]} ({worst[0]:+.3f})" if worst else ""
+        lines.append(f"| {conv} | {len(mine)} | {mean:+.3f} | {best} | {worst_text} |")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
