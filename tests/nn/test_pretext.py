@@ -91,7 +91,7 @@ def test_mask_ops_masks_only_operations():
     assert MASK_RATE * 0.5 < rate < MASK_RATE * 3
 
 
-@pytest.mark.parametrize("tasks", [{"costs": 1.0}, {"masked": 1.0}, {"costs": 1.0, "masked": 0.5}])
+@pytest.mark.parametrize("tasks", [{"costs": 1.0}, {"masked": 1.0}])
 def test_pretrain_encoder_learns(tasks):
     space = gnnnas.get_space("nb201")
     archs = [space.sample(np.random.default_rng(i)) for i in range(128)]
