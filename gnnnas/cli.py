@@ -545,6 +545,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="self-supervised pre-training on unlabelled archs first, e.g. costs+masked (see `gnnnas pretrain`)")
     p.add_argument("--pretrained", default=None, metavar="FILE",
                    help="start from a pre-trained encoder file (`gnnnas pretrain --out`), or 'default' (shipped)")
+    p.add_argument("--pretrain-archs", dest="pretrain_archs", type=_in(NUMERIC_PARAMS["pretrain_archs"]),
+                   default=None, help="with --pretrain: size of the unlabelled pool (default: 20,000)")
+    p.add_argument("--pretrain-epochs", dest="pretrain_epochs", type=_POSITIVE, default=None,
+                   help="with --pretrain: passes over the pool (default: 10)")
     _add_threads_arg(p)
 
 

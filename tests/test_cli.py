@@ -62,6 +62,11 @@ def test_pretrain_then_train_from_it(tmp_path, capsys):
                  "--hidden-dim", "16", "--num-layers", "2", "--pretrained", str(encoder), "-q"]) == 0
     assert gnnnas.Predictor.load(ckpt).pretrained == str(encoder)
     assert main(["train", "--csv", str(tmp_path / "train.csv"), "--out", str(ckpt), "--epochs", "1",
+                 "--hidden-dim", "16", "--pretrain", "costs", "--pretrain-archs", "20", "--pretrain-epochs", "1",
+                 "-q"]) == 0
+    loaded = gnnnas.Predictor.load(ckpt)
+    assert (loaded.pretrain, loaded.pretrain_archs, loaded.pretrain_epochs) == ("costs", 20, 1)
+    assert main(["train", "--csv", str(tmp_path / "train.csv"), "--out", str(ckpt), "--epochs", "1",
                  "--hidden-dim", "32", "--pretrained", str(encoder), "-q"]) == 2
     assert "hidden_dim=16 in the file, 32 here" in capsys.readouterr().err
 
