@@ -21,7 +21,7 @@ from gnnnas.nn.losses import parse_loss_spec, ranking_loss
 from gnnnas.nn.model import RankingModel
 from gnnnas.nn.multitask import TASK_WEIGHTINGS, TaskWeighting
 from gnnnas.nn.pretext import parse_pretrain
-from gnnnas.params import BOOL_PARAMS, CONV_NAMES, NUMERIC_PARAMS, POSITIVE_INT
+from gnnnas.params import BOOL_PARAMS, NUMERIC_PARAMS, POSITIVE_INT
 from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 from gnnnas.threads import available_cpus, cpu_threads  # noqa: F401  (available_cpus: re-exported)
@@ -29,8 +29,6 @@ from gnnnas.threads import available_cpus, cpu_threads  # noqa: F401  (available
 __all__ = ["CheckpointError", "Predictor", "resolve_device"]
 
 _LABEL_TRANSFORMS = ("rank", "standard")
-#: Pre-trained encoders of this process, by everything that determines them (not the labels).
-_PRETRAINED_MEMO: dict = {}
 
 
 
@@ -427,6 +425,8 @@ class Predictor(BaseEstimator):
 
         path = self.pretrained
         if isinstance(path, str) and path == "default":
+            from gnnnas.pretraining import shipped_encoder
+
             path = shipped_encoder(space.name)
         encoder = load_encoder(path)
         ours = self._encoder_params(space)
@@ -456,96 +456,10 @@ class Predictor(BaseEstimator):
             readout=self.readout, global_mode=self.global_mode,
         )
 
-    def _pretrain_pool(self, space: SearchSpace, unlabelled: Sequence[Any] | None) -> list[ArchGraph]:
-        if unlabelled is not None:
-            pool = self._as_archs(unlabelled, space)
-        else:
-            pool = None
-            if space.size is not None and space.size <= self.pretrain_archs:
-                try:
-                    pool = list(space.enumerate())
-                except TypeError:  # a finite space that does not implement enumerate()
-                    pool = None
-        if pool is None:
-            rng = np.random.default_rng(None if self.seed is None else int(self.seed) + 104729)
-            pool = [space.sample(rng) for _ in range(self.pretrain_archs)]
-        if len(pool) < 2:
-            raise ValueError(f"pre-training needs at least 2 unlabelled architectures, got {len(pool)}")
-        return pool
-
     def _pretrain(self, space: SearchSpace, device: torch.device, unlabelled: Sequence[Any] | None):
-        """Run (or recall from this process's memo) the self-supervised stage. Reads no label."""
-        from gnnnas.nn.checkpoint import PretrainedEncoder
-        from gnnnas.nn.pretrain import pretrain_encoder
+        from gnnnas.pretraining import pretrain_stage
 
-        tasks = parse_pretrain(self.pretrain)
-        params = self._encoder_params(space)
-        key = None
-        # memoised only where everything that shapes the encoder is a plain value: no seed=None
-        # (a fresh random pool each time), no user images, no user conv objects
-        if (unlabelled is None and isinstance(self.space, str) and params["conv"] in CONV_NAMES
-                and self.seed is not None and isinstance(self.proxy_data, str)):
-            key = (json_key(params), json_key(list(space.vocab.ops)), space.size, json_key(list(tasks.items())),
-                   self.pretrain_archs, self.pretrain_epochs, self.pretrain_batch_size, self.lr, self.weight_decay,
-                   self.dropout, self.seed, torch.get_num_threads(), device.type, self.hyper_width, self.proxy_data,
-                   self.hyper_archs, self.hyper_images)
-            if key in _PRETRAINED_MEMO:
-                return _PRETRAINED_MEMO[key]
-        pool = self._pretrain_pool(space, unlabelled)
-        featurizer = self._new_featurizer(pool, space).fit(pool)
-        if self.seed is not None:
-            torch.manual_seed(int(self.seed))  # the encoder's initial weights are part of what the seed fixes
-        encoder = self._new_encoder(featurizer.num_features, pool[0].cell_sequence)
-        start = time.perf_counter()
-        targets = self._probe_targets(space, pool, featurizer, tasks)
-        hyper = None
-        if "hypernetwork" in tasks:
-            from gnnnas.data.proxy import load_proxy
-            from gnnnas.nn.executors import get_executor
-            from gnnnas.nn.pretext import HyperPretext
-
-            proxy = load_proxy(self.proxy_data, seed=0 if self.seed is None else int(self.seed))
-            executor = get_executor(space.name, space.vocab, in_channels=proxy.in_channels,
-                                    num_classes=proxy.num_classes, width=self.hyper_width)
-            hyper = HyperPretext(executor, proxy, self.hyper_archs, self.hyper_images)
-        progress = _progress(self.pretrain_epochs, self.verbose, "pretrain")
-        history = pretrain_encoder(
-            encoder, featurizer, pool, tasks, targets, hyper=hyper, epochs=self.pretrain_epochs,
-            batch_size=self.pretrain_batch_size,
-            lr=self.lr, weight_decay=self.weight_decay, seed=self.seed, device=device,
-            on_epoch=lambda r: progress.advance(status=f"loss {r['loss']:.4f}"),
-        )
-        progress.close()
-        state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
-        result = PretrainedEncoder(
-            params=params, featurizer=featurizer.get_state(), vocab=list(space.vocab.ops),
-            cell_sequence=pool[0].cell_sequence, state=state,
-            pretrain={"tasks": tasks, "spec": self.pretrain, "epochs": self.pretrain_epochs,
-                      "batch_size": self.pretrain_batch_size, "archs": len(pool), "seed": self.seed,
-                      "seconds": time.perf_counter() - start, "history": history},
-        )
-        if key is not None:
-            if len(_PRETRAINED_MEMO) >= 4:
-                _PRETRAINED_MEMO.pop(next(iter(_PRETRAINED_MEMO)))
-            _PRETRAINED_MEMO[key] = result
-        return result
-
-    def _probe_targets(self, space: SearchSpace, pool: list[ArchGraph], featurizer: GraphFeaturizer,
-                       tasks: dict[str, float]) -> dict[str, np.ndarray]:
-        """``zero_cost`` / ``flow`` targets of the pool: each architecture's real network at
-        initialisation (width ``hyper_width``, 64 images of ``proxy_data``, random weights from
-        seed 0, so every predictor seed shares one disk cache)."""
-        from gnnnas.nn.probe import FLOW_NAMES, ZERO_COST_NAMES, cached_probe_scores
-
-        wanted = {"zero_cost": ZERO_COST_NAMES, "flow": FLOW_NAMES}
-        if not any(task in tasks for task in wanted):
-            return {}
-        from gnnnas.data.proxy import load_proxy
-
-        proxy = load_proxy(self.proxy_data, seed=0)
-        scores = cached_probe_scores(space, pool, featurizer, proxy, width=self.hyper_width, images=64, seed=0,
-                                     progress="auto" if self.verbose else False)
-        return {task: np.stack([scores[n] for n in names], 1) for task, names in wanted.items() if task in tasks}
+        return pretrain_stage(self, space, device, unlabelled)
 
     def save_encoder(self, path: str | os.PathLike) -> None:
         """Write the pre-trained encoder of the last ``fit`` (or :meth:`pretrain_only`) to
@@ -813,29 +727,6 @@ def auto_epochs(n_train: int, batch_size: int, steps: int = 4000, lo: int = 100,
     """Epochs for a budget of about ``steps`` optimiser steps, clipped to ``[lo, hi]``."""
     steps_per_epoch = max(1, math.ceil(n_train / batch_size))
     return int(min(hi, max(lo, steps // steps_per_epoch)))
-
-
-def json_key(value: Any) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def shipped_encoder(space: str):
-    """Path of the pre-trained encoder shipped with gnnnas for ``space``.
-
-    Raises:
-        ValueError: gnnnas ships none for that space (the message lists those it ships).
-    """
-    from importlib import resources
-
-    folder = resources.files("gnnnas") / "pretrained"
-    shipped = sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors")) \
-        if folder.is_dir() else []
-    if space not in shipped:
-        raise ValueError(f"gnnnas ships no pre-trained encoder for space {space!r} (it ships: {shipped or 'none'}); "
-                         "pre-train one with pretrain=... or `gnnnas pretrain`")
-    return folder / f"{space}.safetensors"
 
 
 def _progress(total: int, verbose: bool, what: str = "fit"):

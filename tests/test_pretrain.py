@@ -6,7 +6,7 @@ import torch
 
 import gnnnas
 from gnnnas import CheckpointError, Predictor
-from gnnnas.predictor import _PRETRAINED_MEMO
+from gnnnas.pretraining import MEMO as _PRETRAINED_MEMO
 
 FAST = {"epochs": 3, "hidden_dim": 16, "num_layers": 2, "batch_size": 16,
         "pretrain_archs": 64, "pretrain_epochs": 2, "pretrain_batch_size": 32}

@@ -1,0 +1,153 @@
+"""The self-supervised stage of :class:`gnnnas.Predictor` (``pretrain=``, ``pretrained="default"``).
+
+:mod:`gnnnas.nn.pretrain` trains an encoder on pretext tasks; this module decides what it
+trains on and with which targets for a predictor: the pool of unlabelled architectures (all of
+a finite space, seeded samples, or the user's), the probe targets of ``zero_cost`` / ``flow``
+(:mod:`gnnnas.nn.probe`, cached on disk), the executor and images of ``hypernetwork``, and a
+memo so that fits which differ only in their labels pre-train once per process. It reads the
+predictor's hyperparameters and never its labels.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from gnnnas.graph import ArchGraph
+from gnnnas.nn.checkpoint import PretrainedEncoder
+from gnnnas.nn.featurize import GraphFeaturizer
+from gnnnas.nn.pretext import parse_pretrain
+from gnnnas.nn.pretrain import pretrain_encoder
+from gnnnas.nn.probe import FLOW_NAMES, ZERO_COST_NAMES, cached_probe_scores
+from gnnnas.params import CONV_NAMES
+from gnnnas.spaces.base import SearchSpace
+
+__all__ = ["MEMO", "pretrain_pool", "pretrain_stage", "probe_targets", "shipped_encoder"]
+
+#: Pre-trained encoders of this process, by everything that determines them (not the labels).
+MEMO: dict = {}
+
+
+def pretrain_pool(predictor, space: SearchSpace, unlabelled: Sequence[Any] | None) -> list[ArchGraph]:
+    """The unlabelled architectures the stage trains on (see ``Predictor(pretrain=...)``)."""
+    if unlabelled is not None:
+        pool = predictor._as_archs(unlabelled, space)
+    else:
+        pool = None
+        if space.size is not None and space.size <= predictor.pretrain_archs:
+            try:
+                pool = list(space.enumerate())
+            except TypeError:  # a finite space that does not implement enumerate()
+                pool = None
+    if pool is None:
+        rng = np.random.default_rng(None if predictor.seed is None else int(predictor.seed) + 104729)
+        pool = [space.sample(rng) for _ in range(predictor.pretrain_archs)]
+    if len(pool) < 2:
+        raise ValueError(f"pre-training needs at least 2 unlabelled architectures, got {len(pool)}")
+    return pool
+
+
+def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
+                   unlabelled: Sequence[Any] | None) -> PretrainedEncoder:
+    """Run (or recall from this process's memo) the self-supervised stage of ``predictor`` (a
+    :class:`~gnnnas.Predictor`, read for its hyperparameters only). Reads no label."""
+    tasks = parse_pretrain(predictor.pretrain)
+    params = predictor._encoder_params(space)
+    key = None
+    # memoised only where everything that shapes the encoder is a plain value: no seed=None
+    # (a fresh random pool each time), no user images, no user conv objects
+    if (unlabelled is None and isinstance(predictor.space, str) and params["conv"] in CONV_NAMES
+            and predictor.seed is not None and isinstance(predictor.proxy_data, str)):
+        p = predictor
+        key = (json_key(params), json_key(list(space.vocab.ops)), space.size, json_key(list(tasks.items())),
+               p.pretrain_archs, p.pretrain_epochs, p.pretrain_batch_size, p.lr, p.weight_decay, p.dropout, p.seed,
+               torch.get_num_threads(), device.type, p.hyper_width, p.proxy_data, p.hyper_archs, p.hyper_images)
+        if key in MEMO:
+            return MEMO[key]
+    pool = pretrain_pool(predictor, space, unlabelled)
+    featurizer = predictor._new_featurizer(pool, space).fit(pool)
+    if predictor.seed is not None:
+        torch.manual_seed(int(predictor.seed))  # the encoder's initial weights are part of what the seed fixes
+    encoder = predictor._new_encoder(featurizer.num_features, pool[0].cell_sequence)
+    start = time.perf_counter()
+    targets = probe_targets(predictor, space, pool, featurizer, tasks)
+    hyper = None
+    if "hypernetwork" in tasks:
+        from gnnnas.data.proxy import load_proxy
+        from gnnnas.nn.executors import get_executor
+        from gnnnas.nn.pretext import HyperPretext
+
+        proxy = load_proxy(predictor.proxy_data, seed=0 if predictor.seed is None else int(predictor.seed))
+        executor = get_executor(space.name, space.vocab, in_channels=proxy.in_channels,
+                                num_classes=proxy.num_classes, width=predictor.hyper_width)
+        hyper = HyperPretext(executor, proxy, predictor.hyper_archs, predictor.hyper_images)
+    progress = _progress(predictor.pretrain_epochs, predictor.verbose)
+    history = pretrain_encoder(
+        encoder, featurizer, pool, tasks, targets, hyper=hyper, epochs=predictor.pretrain_epochs,
+        batch_size=predictor.pretrain_batch_size, lr=predictor.lr, weight_decay=predictor.weight_decay, seed=predictor.seed, device=device,
+        on_epoch=lambda r: progress.advance(status=f"loss {r['loss']:.4f}"),
+    )
+    progress.close()
+    state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
+    result = PretrainedEncoder(
+        params=params, featurizer=featurizer.get_state(), vocab=list(space.vocab.ops),
+        cell_sequence=pool[0].cell_sequence, state=state,
+        pretrain={"tasks": tasks, "spec": predictor.pretrain, "epochs": predictor.pretrain_epochs,
+                  "batch_size": predictor.pretrain_batch_size, "archs": len(pool), "seed": predictor.seed,
+                  "seconds": time.perf_counter() - start, "history": history},
+    )
+    if key is not None:
+        if len(MEMO) >= 4:
+            MEMO.pop(next(iter(MEMO)))
+        MEMO[key] = result
+    return result
+
+
+def probe_targets(predictor, space: SearchSpace, pool: list[ArchGraph], featurizer: GraphFeaturizer,
+                  tasks: dict[str, float]) -> dict[str, np.ndarray]:
+    """``zero_cost`` / ``flow`` targets of the pool: each architecture's real network at
+    initialisation (width ``hyper_width``, 64 images of ``proxy_data``, random weights from
+    seed 0, so every predictor seed shares one disk cache)."""
+    wanted = {"zero_cost": ZERO_COST_NAMES, "flow": FLOW_NAMES}
+    if not any(task in tasks for task in wanted):
+        return {}
+    from gnnnas.data.proxy import load_proxy
+
+    proxy = load_proxy(predictor.proxy_data, seed=0)
+    scores = cached_probe_scores(space, pool, featurizer, proxy, width=predictor.hyper_width, images=64, seed=0,
+                                 progress="auto" if predictor.verbose else False)
+    return {task: np.stack([scores[n] for n in names], 1) for task, names in wanted.items() if task in tasks}
+
+
+def json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def shipped_encoder(space: str):
+    """Path of the pre-trained encoder shipped with gnnnas for ``space``.
+
+    Raises:
+        ValueError: gnnnas ships none for that space (the message lists those it ships).
+    """
+    from importlib import resources
+
+    folder = resources.files("gnnnas") / "pretrained"
+    shipped = sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors")) \
+        if folder.is_dir() else []
+    if space not in shipped:
+        raise ValueError(f"gnnnas ships no pre-trained encoder for space {space!r} (it ships: {shipped or 'none'}); "
+                         "pre-train one with pretrain=... or `gnnnas pretrain`")
+    return folder / f"{space}.safetensors"
+
+
+def _progress(total: int, verbose: bool):
+    from gnnnas.progress import Progress
+
+    return Progress(total, "pretrain", mode="auto" if verbose else "quiet", stream=sys.stderr, unit="epoch",
+                    line_every=0.1)
