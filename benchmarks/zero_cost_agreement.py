@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     space, archs, theirs = naslib_cells(args.data_dir)
     proxy = load_proxy("digits", seed=0)
+    torch.manual_seed(0)  # the shared stem and classifier, as gnnnas.nn.probe.cached_probe_scores builds them
     executor = get_executor("nb201", space.vocab, proxy.in_channels, proxy.num_classes, width=args.width)
     featurizer = GraphFeaturizer(space.vocab).fit(archs)
     batch = featurizer.transform(archs)

@@ -88,7 +88,7 @@ def test_pretrain_on_probe_targets(tmp_path, monkeypatch):
 def test_our_proxies_rank_like_naslibs(data_root):
     """On NASLib's NB201 cells, our grad_norm and snip order the cells like NASLib's published
     scores (CIFAR-10, their zc_nasbench201.json). Ours run 8-channel networks on 8x8 digits, theirs
-    the full NB201 network on CIFAR-10, so agreement is partial: measured tau .60 / .61 on all 725
+    the full NB201 network on CIFAR-10, so agreement is partial: measured tau .58 / .60 on all 725
     (benchmarks/results/zero_cost_agreement.md); here 150 cells and 32 images."""
     root = data_root("nb201/nb201_725_zero_cost.json")
     table = json.loads((root / "nb201/nb201_725_zero_cost.json").read_text())["cifar10"]
@@ -101,12 +101,12 @@ def test_our_proxies_rank_like_naslibs(data_root):
         for n in ZERO_COST_NAMES:
             theirs[n].append(row[n]["score"])
     proxy = load_proxy("digits", seed=0)
+    torch.manual_seed(0)
     executor = get_executor("nb201", space.vocab, proxy.in_channels, proxy.num_classes, width=8)
     featurizer = GraphFeaturizer(space.vocab).fit(archs)
     ours = probe_scores(executor, featurizer.transform(archs), proxy.train_x[:32], proxy.train_y[:32])
     for n in ZERO_COST_NAMES:
         assert kendalltau(ours[n], theirs[n]).statistic > 0.4, n
-    torch.manual_seed(0)
 
 
 def test_cache_is_reproducible_and_keyed_by_what_shapes_the_scores(tmp_path, monkeypatch):
