@@ -20,12 +20,11 @@ training size, and for each the paired difference to the dense encoder over the 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import load, paired_rows, plot  # benchmarks/ is not a package
+from paired import load, paired_rows, write_summary  # benchmarks/ is not a package
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DENSE = "dense encoder (before the port)"
@@ -36,9 +35,6 @@ def main(argv=None) -> int:
     parser.add_argument("--protocols", default="p201,p101,pdarts,pvit")
     parser.add_argument("--out", default=str(RESULTS / "convs"))
     args = parser.parse_args(argv)
-    from gnnnas.data.paths import atomic_write
-    from gnnnas.harness import environment
-
     table = {}
     lines = ["# The encoder's convolutions, paired by seed with the former dense encoder", "",
              ("Kendall tau-b on each protocol's test set (P201: all 15,625 NB201 cells, training cells included "
@@ -64,17 +60,7 @@ def main(argv=None) -> int:
         lines += [f"## {proto.upper()}", "", *rows]
         lines.append("")
     lines += _overall(table)
-    result = {"environment": environment(), "table": table}
-    out = Path(args.out)
-    with atomic_write(out.with_suffix(".json"), "w") as handle:
-        json.dump(result, handle, indent=1)
-    with atomic_write(out.with_suffix(".md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    try:
-        plot(table, out.with_suffix(".png"), DENSE)
-    except ImportError:
-        print("matplotlib not installed: no plot", file=sys.stderr)
-    print("\n".join(lines))
+    write_summary(Path(args.out), table, lines, DENSE)
     return 0
 
 
@@ -83,9 +69,10 @@ def _overall(table: dict) -> list[str]:
     cells = [(p, n) for p in table for n in table[p]
              if sum(len(r["seeds"]) >= 3 for m, r in table[p][n].items() if m != DENSE) >= 2]
     convs = sorted({m for p, n in cells for m in table[p][n] if m != DENSE})
-    lines = ["## Overall", "", f"Over the {len(cells)} (protocol, N) cells where at least two convs ran 3 seeds: "
-             "how many of them each conv ran (3+ seeds), its mean paired difference to the dense encoder there, in "
-             "how many it has the best mean tau of all convs, and its worst cell.", "",
+    lines = ["## Overall", "", (f"Over the {len(cells)} (protocol, N) cells where at least two convs ran 3 seeds: "
+                                "how many of them each conv ran (3+ seeds), its mean paired difference to the dense "
+                                "encoder there, in how many it has the best mean tau of all convs (ties to 3 "
+                                "decimals count for each), and its worst cell."), "",
              "| conv | cells | mean diff vs dense | best in | worst cell (diff) |", "| --- | --- | --- | --- | --- |"]
     for conv in convs:
         mine = [(p, n) for p, n in cells if conv in table[p][n] and len(table[p][n][conv]["seeds"]) >= 3]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -58,6 +59,23 @@ def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
             lines.append(f"| {model} | {n} | {row['test_size']} | {len(taus)} | {row['tau_mean']:.3f} ± "
                          f"{row['tau_sd']:.3f} | {diff_text} | {wl} | {p_text} | {row['fit_seconds_median']:.0f} |")
     return table, lines
+
+
+def write_summary(out: Path, table: dict, lines: list[str], baseline: str) -> None:
+    """``out``.json (environment + table), .md (``lines``) and .png (:func:`plot`), atomically;
+    the markdown is printed too."""
+    from gnnnas.data.paths import atomic_write
+    from gnnnas.harness import environment
+
+    with atomic_write(out.with_suffix(".json"), "w") as handle:
+        json.dump({"environment": environment(), "table": table}, handle, indent=1)
+    with atomic_write(out.with_suffix(".md"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    try:
+        plot(table, out.with_suffix(".png"), baseline)
+    except ImportError:
+        print("matplotlib not installed: no plot", file=sys.stderr)
+    print("\n".join(lines))
 
 
 def plot(table: dict, path: Path, baseline: str) -> None:

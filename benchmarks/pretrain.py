@@ -19,12 +19,11 @@ cache (NB201: 15,625 networks at initialisation) is built by the first zero_cost
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import load, paired_rows, plot  # benchmarks/ is not a package
+from paired import load, paired_rows, write_summary  # benchmarks/ is not a package
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASELINE = "gnnnas"
@@ -35,9 +34,6 @@ def main(argv=None) -> int:
     parser.add_argument("--protocols", default="p201,pc201,p101,pdarts,pvit")
     parser.add_argument("--out", default=str(RESULTS / "pretrain"))
     args = parser.parse_args(argv)
-    from gnnnas.data.paths import atomic_write
-    from gnnnas.harness import environment
-
     table = {}
     lines = ["# Self-supervised pre-training of the encoder, paired by seed with no pre-training", "",
              ("Kendall tau-b on each protocol's test set (P201: all 15,625 NB201 cells, training cells included "
@@ -57,17 +53,7 @@ def main(argv=None) -> int:
             continue
         table[proto], rows = paired_rows(records, BASELINE)
         lines += [f"## {proto.upper()}", "", *rows, ""]
-    result = {"environment": environment(), "table": table}
-    out = Path(args.out)
-    with atomic_write(out.with_suffix(".json"), "w") as handle:
-        json.dump(result, handle, indent=1)
-    with atomic_write(out.with_suffix(".md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    try:
-        plot(table, out.with_suffix(".png"), BASELINE)
-    except ImportError:
-        print("matplotlib not installed: no plot", file=sys.stderr)
-    print("\n".join(lines))
+    write_summary(Path(args.out), table, lines, BASELINE)
     return 0
 
 

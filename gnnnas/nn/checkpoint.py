@@ -189,20 +189,24 @@ def _checked(where: str, table: dict, name: str, valid, what: str, prefix: str =
         raise _error(f"{where}: header field '{prefix}{name}' must be {what}, got {table[name]!r}")
 
 
+def _check_featurizer(where: str, f: dict, prefix: str) -> None:
+    """Every field of a stored featurizer state (CheckpointError naming the first bad one)."""
+    for name, (valid, what) in _FEATURIZER_FIELDS.items():
+        _checked(where, f, name, valid, what, prefix=prefix)
+    for kind, n in (("macro", len(f["macro_names"])), ("node", f["node_feature_dim"])):
+        _checked(where, f, f"{kind}_mean", lambda v, n=n: _is_list(v, _is_real, n), f"{n} finite numbers",
+                 prefix=prefix)
+        _checked(where, f, f"{kind}_std", lambda v, n=n: _is_list(v, lambda x: _is_real(x) and x > 0, n),
+                 f"{n} finite numbers > 0", prefix=prefix)
+
+
 def _check_state(where: str, state: Any, params: dict, tensors: dict) -> dict:
     """The header's ``state``, every field checked (CheckpointError naming the first bad one)."""
     if not isinstance(state, dict):
         raise _error(f"{where}: header field 'state' must be an object, got {state!r}")
     for name, (valid, what) in _STATE_FIELDS.items():
         _checked(where, state, name, valid, what)
-    f = state["featurizer"]
-    for name, (valid, what) in _FEATURIZER_FIELDS.items():
-        _checked(where, f, name, valid, what, prefix="featurizer.")
-    for kind, n in (("macro", len(f["macro_names"])), ("node", f["node_feature_dim"])):
-        _checked(where, f, f"{kind}_mean", lambda v, n=n: _is_list(v, _is_real, n), f"{n} finite numbers",
-                 prefix="featurizer.")
-        _checked(where, f, f"{kind}_std", lambda v, n=n: _is_list(v, lambda x: _is_real(x) and x > 0, n),
-                 f"{n} finite numbers > 0", prefix="featurizer.")
+    _check_featurizer(where, state["featurizer"], "featurizer.")
     if (state["proxy_shape"] is None) == bool(params["hypernetwork"]):
         raise _error(f"{where}: header field 'proxy_shape' is {state['proxy_shape']!r} but the "
                      f"hypernetwork parameter is {params['hypernetwork']!r}")
@@ -395,13 +399,7 @@ def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
     _checked(where, config, "pretrain", lambda v: isinstance(v, dict), "an object", prefix="config.")
     _checked(where, config, "featurizer", lambda v: isinstance(v, dict), "an object", prefix="config.")
     f = config["featurizer"]
-    for name, (valid, what) in _FEATURIZER_FIELDS.items():
-        _checked(where, f, name, valid, what, prefix="config.featurizer.")
-    for kind, n in (("macro", len(f["macro_names"])), ("node", f["node_feature_dim"])):
-        _checked(where, f, f"{kind}_mean", lambda v, n=n: _is_list(v, _is_real, n), f"{n} finite numbers",
-                 prefix="config.featurizer.")
-        _checked(where, f, f"{kind}_std", lambda v, n=n: _is_list(v, lambda x: _is_real(x) and x > 0, n),
-                 f"{n} finite numbers > 0", prefix="config.featurizer.")
+    _check_featurizer(where, f, "config.featurizer.")
     if not tensors or any(not k.startswith("encoder.") for k in tensors):
         raise _error(f"{where}: the file must hold encoder weights only (encoder.<param>), got {sorted(tensors)[:5]}")
     state = {k[len("encoder."):]: v for k, v in tensors.items()}
