@@ -54,6 +54,9 @@ ALLOWED = {
     "weight_decay": lambda v: _is_real(v) and v >= 0,
     "hyper_loss_weight": lambda v: _is_real(v) and v >= 0,
     "proxy_rank_weight": lambda v: _is_real(v) and v >= 0,
+    "pretrain_epochs": lambda v: _is_int(v) and v >= 1,
+    "pretrain_archs": lambda v: _is_int(v) and v >= 2,  # a pool of one teaches nothing
+    "pretrain_batch_size": lambda v: _is_int(v) and v >= 2,  # nor does a batch of one
 }
 #: Probe values: the issue's cases, every boundary, and things that are not numbers at all.
 PROBES = [
