@@ -37,7 +37,9 @@ def main(argv=None) -> int:
     table = {}
     lines = ["# Self-supervised pre-training of the encoder, paired by seed with no pre-training", "",
              ("Kendall tau-b on each protocol's test set (P201: all 15,625 NB201 cells, training cells included "
-              "as P201 defines it, label = CIFAR-10 test accuracy after 200 epochs); training archs drawn by the "
+              "as P201 defines it; PC201: the 7,812 cells of official indices 7813..15624, training archs drawn "
+              "from indices 0..7812, the split of TA-GATES / FlowerFormer / FGP, whose label is the cifar10-valid "
+              "run's test accuracy; ours for both: CIFAR-10 test accuracy after 200 epochs); training archs drawn by the "
               "protocol from each seed (same splits for every model). `gnnnas` = no pre-training; "
               "`gnnnas-pretrain-<tasks>` = `Predictor(pretrain=...)` with the default schedule (10 epochs over all "
               "15,625 NB201 cells, batch 256), then the default fit. Pre-training reads no label. 1 torch thread "
