@@ -65,9 +65,6 @@ def _error(message: str):
 # ---------------------------------------------------------------------- save
 def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
     """Write ``predictor`` to ``path`` atomically (see the module docstring)."""
-    from safetensors.torch import save
-
-    import gnnnas
     from gnnnas.nn.convs import conv_name
 
     params = predictor.get_params()
@@ -98,17 +95,7 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
         "vocab": list(predictor.space_.vocab.ops),
         "proxy_shape": list(predictor.proxy_shape_) if getattr(predictor, "proxy_shape_", None) else None,
     }
-    metadata = {
-        "format": MAGIC,
-        "format_version": str(CHECKPOINT_FORMAT_VERSION),
-        "gnnnas_version": gnnnas.__version__,
-        "torch_version": torch.__version__,
-        # the data section does not depend on the metadata: hash it from a metadata-free blob
-        "tensors_sha256": _data_sha256(save(tensors)),
-        "params": json.dumps(params, sort_keys=True, default=_plain),
-        "state": json.dumps(state, sort_keys=True, default=_plain),
-    }
-    _write_atomically(Path(path), save(tensors, metadata=metadata))
+    _write(path, tensors, MAGIC, CHECKPOINT_FORMAT_VERSION, params=params, state=state)
 
 
 def _plain(value):
@@ -121,6 +108,25 @@ def _data_sha256(blob: bytes) -> str:
     """SHA-256 of a safetensors blob's tensor data (everything after the header)."""
     header_len = int.from_bytes(blob[:8], "little")
     return hashlib.sha256(blob[8 + header_len :]).hexdigest()
+
+
+def _write(path: str | os.PathLike, tensors: dict, magic: str, version: int, **config: Any) -> None:
+    """Write ``tensors`` as safetensors with the gnnnas header (format, versions, the SHA-256 of
+    the tensor data, each ``config`` entry as JSON), atomically."""
+    from safetensors.torch import save
+
+    import gnnnas
+
+    metadata = {
+        "format": magic,
+        "format_version": str(version),
+        "gnnnas_version": gnnnas.__version__,
+        "torch_version": torch.__version__,
+        # the data section does not depend on the metadata: hash it from a metadata-free blob
+        "tensors_sha256": _data_sha256(save(tensors)),
+        **{name: json.dumps(value, sort_keys=True, default=_plain) for name, value in config.items()},
+    }
+    _write_atomically(Path(path), save(tensors, metadata=metadata))
 
 
 def _write_atomically(path: Path, blob: bytes) -> None:
@@ -351,23 +357,11 @@ class PretrainedEncoder:
 def save_encoder(path: str | os.PathLike, encoder: PretrainedEncoder) -> None:
     """Write a pre-trained encoder to ``path`` atomically: safetensors weights, JSON config in the
     header metadata, the tensor data's SHA-256 (checked on load)."""
-    from safetensors.torch import save
-
-    import gnnnas
-
     tensors = {f"encoder.{k}": v.detach().cpu().contiguous() for k, v in encoder.state.items()}
     config = {"params": encoder.params, "featurizer": encoder.featurizer, "vocab": list(encoder.vocab),
               "cell_sequence": list(encoder.cell_sequence) if encoder.cell_sequence else None,
               "pretrain": encoder.pretrain}
-    metadata = {
-        "format": ENCODER_MAGIC,
-        "format_version": str(ENCODER_FORMAT_VERSION),
-        "gnnnas_version": gnnnas.__version__,
-        "torch_version": torch.__version__,
-        "tensors_sha256": _data_sha256(save(tensors)),
-        "config": json.dumps(config, sort_keys=True, default=_plain),
-    }
-    _write_atomically(Path(path), save(tensors, metadata=metadata))
+    _write(path, tensors, ENCODER_MAGIC, ENCODER_FORMAT_VERSION, config=config)
 
 
 def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
