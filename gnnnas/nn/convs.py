@@ -131,26 +131,17 @@ class DirectedGCNConv(MessagePassing):
     def _average(self, graph: GraphBatch, ops, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
         """Block ``b`` (``[num_nodes, D]``) averaged by operator ``b``, for every ``b``.
 
-        Training: one ``propagate`` (PyG's gather-scatter, ``message``) over the blocks stacked
-        as ``len(ops)`` copies of the nodes, each copy carrying its operator's edges: a layer
-        costs one message-passing call, not three. Without autograd (prediction): PyG's fused
-        ``message_and_aggregate``, a sparse CSR matrix product per operator, which does not
-        materialise one row per edge (2.7x faster over the 15,625 NB201 cells on one CPU
-        thread). Both give the same sums up to float rounding (``tests/nn/test_convs.py``).
+        PyG's fused ``message_and_aggregate``: one sparse CSR matrix product per operator
+        (``torch_geometric.utils.spmm``, differentiable in ``x``), which does not materialise
+        one row per edge. In training this is 1.6x faster than PyG's gather-scatter
+        ``message`` path on DARTS graphs (profiled: 1.62 s -> 1.01 s for 3 steps of batch 32),
+        and 2.7x faster in prediction over the 15,625 NB201 cells on one CPU thread. Each
+        output row sums its edges in a fixed order, so results do not depend on the thread count.
+        ``message`` gives the same sums up to float rounding (``tests/nn/test_convs.py``).
         """
         n = graph.num_nodes
         if n == 0:
             return list(blocks)
-        if torch.is_grad_enabled():
-            key = ("stacked", tuple(ops))
-            if key not in graph.cache:
-                parts = [self._operator(graph, kinds, loops) for kinds, loops in ops]
-                graph.cache[key] = (torch.cat([ei + b * n for b, (ei, _) in enumerate(parts)], 1),
-                                    torch.cat([w for _, w in parts]))
-            edge_index, weight = graph.cache[key]
-            size = len(ops) * n
-            out = self.propagate(edge_index, x=torch.cat(blocks, 0), edge_weight=weight, size=(size, size))
-            return list(out.split(n))
         results = []
         with warnings.catch_warnings():  # torch flags sparse CSR as beta; PyG's spmm is the API
             warnings.simplefilter("ignore", UserWarning)
@@ -170,12 +161,8 @@ class DirectedGCNConv(MessagePassing):
         if self.global_branch:
             ops.append((self.rel.get("global_to_node", ()) + self.rel.get("node_to_global", ()), False))
             blocks.append(x)
-        if x.shape[1] != d and len(blocks) == 3 and torch.is_grad_enabled():  # blocks of two widths
-            fwd, bwd = self._average(graph, ops[:2], blocks[:2])
-            (read,) = self._average(graph, ops[2:], blocks[2:])
-        else:
-            fwd, bwd, *rest = self._average(graph, ops, blocks)
-            read = rest[0] if rest else None
+        fwd, bwd, *rest = self._average(graph, ops, blocks)
+        read = rest[0] if rest else None
         out = torch.relu(fwd + self.lin.bias[:d]) + torch.relu(bwd + self.lin.bias[d:])
         if read is None:
             return out / 2.0
