@@ -289,6 +289,8 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
                              ("zero_cost", "zero_cost"), ("flow", "flow"), ("costs-zero_cost", "costs+zero_cost"),
                              ("hypernetwork", "hypernetwork"), ("costs-hypernetwork", "costs+hypernetwork"),
                              ("all", "costs+zero_cost+flow+masked"))),
+        ModelSpec("gnnnas-pretrained", ours(pretrained="default"),
+                  "starts from the encoder gnnnas ships for the space (gnnnas/pretrained/), then fine-tuning"),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),
         ModelSpec("gnnnas-no-prune", ours(prune=False, contract_identities=False), "ablation: raw graphs (no pruning)"),
         ModelSpec("gnnnas-hyper", ours(hypernetwork=True),

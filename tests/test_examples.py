@@ -106,3 +106,22 @@ def test_main_rejects_too_small_csv(byo, tmp_path):
 
 # The adapter examples (and this one, as documented) run as written in examples/README.md, in a
 # fresh directory with no data directory: tests/test_documented_examples.py.
+
+
+def test_main_pretrains_on_every_cell_of_the_user_space(byo, tmp_path, capsys):
+    """--pretrain: the encoder learns on all 125 unlabelled tinycells, and its file starts a new predictor."""
+    out = tmp_path / "pre"
+    argv = ["--out-dir", str(out), "--epochs", "10", "--n-train", "30", "--pretrain", "costs+masked",
+            "--pretrain-epochs", "2"]
+    assert byo.main(argv) == 0
+    assert "pre-trained the encoder on 125 cells" in capsys.readouterr().out
+    encoder = out / "encoder.safetensors"
+    labels = byo.read_csv(out / "tinycell_labels.csv")
+    archs, y = [a for a, _ in labels[:30]], [v for _, v in labels[:30]]
+    again = gnnnas.Predictor(space="tinycell", hidden_dim=32, num_layers=2, epochs=2, batch_size=16,
+                             pretrained=encoder, seed=0).fit(archs, y)
+    assert again.pretrained_encoder_.pretrain["archs"] == 125
+    assert np.isfinite(again.predict(archs)).all()
+    wrong_shape = gnnnas.Predictor(space="tinycell", hidden_dim=16, num_layers=2, epochs=2, pretrained=encoder)
+    with pytest.raises(ValueError, match="hidden_dim"):
+        wrong_shape.fit(archs, y)

@@ -191,3 +191,47 @@ def test_masked_hides_the_node_features_that_give_the_op_away():
     assert chosen.any()
     assert masked.x[chosen][:, featurizer.node_feature_columns].abs().sum() == 0
     assert batch.x[chosen][:, featurizer.node_feature_columns].abs().sum() > 0
+
+
+def test_user_registered_space_without_enumerate(tmp_path):
+    """A space registered by the user, which cannot enumerate itself: the pool is seeded samples."""
+    from gnnnas import ArchGraph, OpVocabulary
+    from gnnnas.spaces.registry import _REGISTRY
+
+    vocab = OpVocabulary(ops=("conv3", "conv5", "skip"), identity={"skip"}, parametric={"conv3", "conv5"})
+
+    class Chain4(gnnnas.SearchSpace):
+        size = 81
+
+        def parse(self, encoding):
+            if isinstance(encoding, ArchGraph):
+                return self.check(encoding)
+            ops = ["input", *encoding, "output"]
+            return ArchGraph(ops=ops, edges=[(i, i + 1) for i in range(len(ops) - 1)], vocab=vocab,
+                             space=self.name, macro={"convs": sum(o != "skip" for o in encoding)})
+
+        def format(self, arch):
+            return tuple(self.check(arch).ops[1:-1])
+
+        def sample(self, rng=None):
+            return self.parse(tuple(gnnnas.spaces.as_rng(rng).choice(vocab.ops, size=4)))
+
+        def mutate(self, arch, rng=None):
+            return self.sample(rng)
+
+    Chain4.vocab = vocab
+    gnnnas.register_space("test_pretrain_chain4")(Chain4)
+    try:
+        archs, y = labelled("test_pretrain_chain4")
+        predictor = Predictor(space="test_pretrain_chain4", pretrain="costs+masked", **FAST).fit(archs, y)
+        assert predictor.pretrained_encoder_.pretrain["archs"] == 64
+        path = tmp_path / "chain4.safetensors"
+        predictor.save_encoder(path)
+        again = Predictor(space="test_pretrain_chain4", pretrained=path,
+                          **{k: v for k, v in FAST.items() if not k.startswith("pretrain")}).fit(archs, y)
+        for key, value in encoder_state(predictor).items():
+            assert torch.equal(value, encoder_state(again)[key])
+        with pytest.raises(ValueError, match="ships no pre-trained encoder for space 'test_pretrain_chain4'"):
+            Predictor(space="test_pretrain_chain4", pretrained="default").fit(archs, y)
+    finally:
+        _REGISTRY.pop("test_pretrain_chain4", None)
