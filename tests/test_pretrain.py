@@ -128,7 +128,7 @@ def test_parameter_errors():
         Predictor().pretrain_only()
     with pytest.raises(ValueError, match="no pre-trained encoder: fit"):
         Predictor(**{k: v for k, v in FAST.items() if not k.startswith("pretrain")}).fit(archs, y).save_encoder("x")
-    with pytest.raises(ValueError, match="ships no pre-trained encoder for space 'macro'"):
+    with pytest.raises(ValueError, match=r"ships no pre-trained encoder for space 'macro' \(it ships: \['nb201'\]\)"):
         Predictor(space="macro", pretrained="default").fit(*labelled("macro"))
 
 
@@ -235,3 +235,21 @@ def test_user_registered_space_without_enumerate(tmp_path):
             Predictor(space="test_pretrain_chain4", pretrained="default").fit(archs, y)
     finally:
         _REGISTRY.pop("test_pretrain_chain4", None)
+
+
+def test_shipped_nb201_encoder_fits_the_default_predictor():
+    """gnnnas/pretrained/nb201.safetensors: label-free (costs on all 15,625 cells), and
+    Predictor(space="nb201", pretrained="default") with default shape starts from exactly its weights."""
+    from gnnnas.nn.checkpoint import load_encoder
+    from gnnnas.pretraining import shipped_encoder
+
+    shipped = load_encoder(shipped_encoder("nb201"))
+    assert shipped.pretrain["spec"] == "costs" and shipped.pretrain["archs"] == 15625
+    assert shipped.vocab == list(gnnnas.get_space("nb201").vocab.ops)
+    defaults = Predictor(space="nb201").get_params()
+    assert {k: defaults[k] for k in shipped.params} == shipped.params
+    archs, y = labelled("nb201")
+    predictor = Predictor(space="nb201", pretrained="default", epochs=1, seed=0).fit(archs, y)
+    for key, value in shipped.state.items():
+        assert torch.equal(encoder_state(predictor)[key], value)
+    assert np.isfinite(predictor.predict(archs)).all()
