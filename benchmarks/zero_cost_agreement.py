@@ -43,11 +43,11 @@ def naslib_cells(data_dir: str | None):
         archs.append(space.parse(f"|{e[0, 1]}~0|+|{e[0, 2]}~0|{e[1, 2]}~1|+|{e[0, 3]}~0|{e[1, 3]}~1|{e[2, 3]}~2|"))
         for name, value in row.items():
             if isinstance(value, dict) and "score" in value:
-                theirs.setdefault(name, []).append(float(value["score"]))
+                theirs.setdefault(name, {})[len(archs) - 1] = float(value["score"])
             elif name == "val_accuracy":
-                theirs.setdefault(name, []).append(float(value))
-    complete = {n: np.array(v) for n, v in theirs.items() if len(v) == len(archs)}
-    return space, archs, complete
+                theirs.setdefault(name, {})[len(archs) - 1] = float(value)
+    # a proxy missing from a row (NASLib's table has one such row) is NaN there; tau omits it
+    return space, archs, {n: np.array([v.get(i, np.nan) for i in range(len(archs))]) for n, v in theirs.items()}
 
 
 def tau(a, b) -> float:
@@ -93,7 +93,8 @@ def main(argv=None) -> int:
              f"the hypernetwork executor's network at width {args.width}, He-normal random weights (seed 0), "
              f"{args.images} digits images (8x8), scored in {seconds:.1f} s on 1 thread. NASLib's: the full NB201 "
              "network on CIFAR-10. Kendall tau-b against NASLib's score of the same proxy, and against the "
-             "cells' CIFAR-10 validation accuracy (NASLib's `val_accuracy`).", "",
+             "cells' CIFAR-10 validation accuracy (NASLib's `val_accuracy`); a cell without NASLib's score of a proxy "
+             "is left out of that proxy's tau (one cell lacks some).", "",
              "| proxy | tau vs NASLib's same proxy | tau vs validation accuracy |", "| --- | --- | --- |"]
     for name, row in rows.items():
         same = "" if row["vs_naslib_same_proxy"] is None else f"{row['vs_naslib_same_proxy']:.3f}"

@@ -11,20 +11,25 @@ through the DAG, not on any accuracy label:
   similarity between the logits of different images (inputs the network cannot tell apart at
   initialisation collapse to one output: the expressivity that NASWOT, arXiv 2006.04647,
   measures with ReLU codes).
-- ``zero_cost`` (the ``zero_cost`` pretext): ``grad_norm``, the Euclidean norm of the
-  cross-entropy gradient of every generated weight of the architecture, and ``snip``, the sum of
-  ``|weight * gradient|`` (SNIP, arXiv 1810.02340; both as defined in Abdelfattah et al.,
-  "Zero-Cost Proxies for Lightweight NAS", arXiv 2101.08134), entered as ``log(1 + v)``. Only
-  the architecture's own (cell) weights count; the shared stem and classifier are the same
-  for every architecture.
-
-Not implemented: synflow (needs the network without batch norm; the executors normalise every
-op's output with the probe batch's statistics) and jacov (needs a per-architecture input
-Jacobian; the executors share one image batch across architectures).
+- ``zero_cost`` (the ``zero_cost`` pretext), as defined in Abdelfattah et al., "Zero-Cost
+  Proxies for Lightweight NAS" (arXiv 2101.08134) and NASLib's ``predictors/utils/pruners``:
+  ``grad_norm``, the Euclidean norm of the cross-entropy gradient of every generated weight of
+  the architecture; ``snip`` (SNIP, arXiv 1810.02340), the sum of ``|weight * gradient|``;
+  ``synflow`` (Tanaka et al. 2020, arXiv 2006.05467), the sum of ``weight * gradient`` of the
+  summed logits when every weight is replaced by its absolute value, batch norm is off, the
+  network runs in float64 and its input is one all-ones image; ``jacov`` (Mellor et al. 2020,
+  arXiv 2006.04647v1), how decorrelated the input Jacobians of the probe images are:
+  ``-sum(log(v + k) + 1 / (v + k))`` over the eigenvalues ``v`` of their correlation matrix,
+  ``k = 1e-5``. ``grad_norm``, ``snip`` and ``synflow`` enter as ``log(1 + v)``, ``jacov`` as
+  ``-log(-v)`` (it is at most minus the number of images): monotone, so rankings are NASLib's.
+  Only the architecture's own part counts: its (cell) weights, and for ``jacov`` the Jacobian
+  with respect to the input of that part (the shared stem's output, one copy per architecture);
+  the shared stem and classifier are the same for every architecture.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -32,12 +37,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gnnnas.nn.executors.base import probing
 from gnnnas.nn.featurize import DenseGraphBatch
 
 __all__ = ["FLOW_NAMES", "ZERO_COST_NAMES", "probe_scores"]
 
 FLOW_NAMES = ("output_log_std", "output_similarity")
-ZERO_COST_NAMES = ("grad_norm", "snip")
+ZERO_COST_NAMES = ("grad_norm", "snip", "synflow", "jacov")
+JACOV_K = 1e-5
 
 
 def _unpacker(specs):
@@ -83,20 +90,23 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
         rows = [torch.randn(len(scale), generator=torch.Generator().manual_seed(seed * 1_000_003 + k * 1009 + r))
                 for r in range(n)]
         tables[label] = torch.stack(rows) * scale
+    synflow_net = copy.deepcopy(executor).double()  # synflow: |every weight|, float64
+    with torch.no_grad():
+        for p in synflow_net.parameters():
+            p.abs_()
+    ones = torch.ones(1, *images.shape[1:], dtype=torch.float64)
     for a in range(0, len(batch), archs_per_chunk):
         sub = batch[a : a + archs_per_chunk]
         b = len(sub)
         weights = {label: table[None].expand(b, -1, -1).clone().requires_grad_(True) for label, table in tables.items()}
-        logits = executor(sub, weights, unpack, images)  # [B, I, C]
+        inputs: list = []
+        with probing(arch_inputs=inputs):
+            logits = executor(sub, weights, unpack, images)  # [B, I, C]
+        (leaf, arch_dim), = inputs
+        (jacobian,) = torch.autograd.grad(logits.sum(), leaf, retain_graph=True)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.repeat(b), reduction="none")
         ce.view(b, -1).mean(1).sum().backward()  # archs are independent: one backward for all
-        grad_sq, snip = torch.zeros(b), torch.zeros(b)
-        for w in weights.values():  # rows of nodes that do not use a label get no gradient
-            g = w.grad
-            if g is None:  # no architecture of this chunk has that op
-                continue
-            grad_sq += g.pow(2).sum((1, 2))
-            snip += (w.detach() * g).abs().sum((1, 2))
+        grad_sq, snip = _gradient_sums(weights)
         with torch.no_grad():
             flat = logits.detach()
             std = flat.std(dim=(1, 2)).clamp_min(1e-12)
@@ -104,17 +114,64 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
             cos = unit @ unit.transpose(1, 2)  # [B, I, I]
             i = cos.shape[-1]
             similarity = (cos.sum((1, 2)) - cos.diagonal(dim1=1, dim2=2).sum(1)) / (i * (i - 1))
+            jacov = _jacov(jacobian.movedim(arch_dim, 0).reshape(b, len(images), -1))
         out["output_log_std"][a : a + b] = std.log().numpy()
         out["output_similarity"][a : a + b] = similarity.numpy()
         out["grad_norm"][a : a + b] = np.log1p(grad_sq.sqrt().numpy())
         out["snip"][a : a + b] = np.log1p(snip.numpy())
+        out["jacov"][a : a + b] = -np.log(-jacov.numpy())
+        out["synflow"][a : a + b] = np.log1p(_synflow(synflow_net, sub, tables, unpack, ones))
         if on_chunk is not None:
             on_chunk(b)
     return out
 
 
+def _gradient_sums(weights: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per architecture: the sum of squared gradients and of ``|weight * gradient|``."""
+    b = next(iter(weights.values())).shape[0]
+    grad_sq, snip = torch.zeros(b, dtype=torch.float64), torch.zeros(b, dtype=torch.float64)
+    for w in weights.values():  # rows of nodes that do not use a label get no gradient
+        g = w.grad
+        if g is None:  # no architecture of this chunk has that op
+            continue
+        grad_sq += g.double().pow(2).sum((1, 2))
+        snip += (w.detach() * g).double().abs().sum((1, 2))
+    return grad_sq, snip
+
+
+def _jacov(jacobians: torch.Tensor) -> torch.Tensor:
+    """jacov of ``[B, I, D]`` input Jacobians (one row per image): ``[B]`` float64, <= -I.
+
+    As NASLib's ``jacov``: the correlation matrix of the images' Jacobians, its eigenvalues
+    ``v``, ``-sum(log(v + k) + 1 / (v + k))``. A Jacobian that is constant over its entries
+    (e.g. zero: the output ignores the input) correlates with nothing (eigenvalue 0).
+    """
+    j = jacobians.double()
+    j = j - j.mean(-1, keepdim=True)
+    j = j / j.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+    v = torch.linalg.eigvalsh(j @ j.transpose(1, 2)).clamp_min(0.0)
+    return -(torch.log(v + JACOV_K) + 1.0 / (v + JACOV_K)).sum(-1)
+
+
+def _synflow(net, sub: DenseGraphBatch, tables: dict[str, torch.Tensor], unpack, ones: torch.Tensor) -> np.ndarray:
+    """synflow of every architecture of ``sub``: ``net`` with |weights| in float64, no batch norm,
+    one all-ones image; the sum of ``weight * gradient`` of the summed logits over the
+    architecture's own weights."""
+    b = len(sub)
+    weights = {label: table.double().abs()[None].expand(b, -1, -1).clone().requires_grad_(True)
+               for label, table in tables.items()}
+    with probing(batch_norm=False):
+        logits = net(sub, weights, unpack, ones)
+    logits.sum().backward()
+    score = torch.zeros(b, dtype=torch.float64)
+    for w in weights.values():
+        if w.grad is not None:
+            score += (w.detach() * w.grad).sum((1, 2))
+    return torch.nan_to_num(score, nan=0.0, posinf=torch.finfo(torch.float64).max).clamp_min(0.0).numpy()
+
+
 #: Bump when the scores' definition changes: cached files of another version are not read.
-PROBE_VERSION = 2
+PROBE_VERSION = 3
 
 
 def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images: int = 64, seed: int = 0,

@@ -86,15 +86,18 @@ def test_pretrain_on_probe_targets(tmp_path, monkeypatch):
 
 
 def test_our_proxies_rank_like_naslibs(data_root):
-    """On NASLib's NB201 cells, our grad_norm and snip order the cells like NASLib's published
-    scores (CIFAR-10, their zc_nasbench201.json). Ours run 8-channel networks on 8x8 digits, theirs
-    the full NB201 network on CIFAR-10, so agreement is partial: measured tau .58 / .60 on all 725
-    (benchmarks/results/zero_cost_agreement.md); here 150 cells and 32 images."""
+    """On NASLib's NB201 cells, our grad_norm, snip, synflow and jacov order the cells like
+    NASLib's published scores (CIFAR-10, their zc_nasbench201.json). Ours run 8-channel networks
+    on 8x8 digits, theirs the full NB201 network on CIFAR-10, so agreement is partial except for
+    synflow, which needs no data (benchmarks/results/zero_cost_agreement.md has all 725 cells;
+    here the first 150 with every proxy, 32 images: measured .59 / .60 / .92 / .56)."""
     root = data_root("nb201/nb201_725_zero_cost.json")
     table = json.loads((root / "nb201/nb201_725_zero_cost.json").read_text())["cifar10"]
     space = gnnnas.get_space("nb201")
     archs, theirs = [], {n: [] for n in ZERO_COST_NAMES}
     for key, row in list(table.items())[:150]:
+        if not all(n in row for n in ZERO_COST_NAMES):  # one of NASLib's rows lacks some proxies
+            continue
         ops = [NB201_OPS[int(t)] for t in key.strip("()").split(",")]
         e = dict(zip([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], ops, strict=True))
         archs.append(space.parse(f"|{e[0, 1]}~0|+|{e[0, 2]}~0|{e[1, 2]}~1|+|{e[0, 3]}~0|{e[1, 3]}~1|{e[2, 3]}~2|"))
@@ -106,7 +109,7 @@ def test_our_proxies_rank_like_naslibs(data_root):
     featurizer = GraphFeaturizer(space.vocab).fit(archs)
     ours = probe_scores(executor, featurizer.transform(archs), proxy.train_x[:32], proxy.train_y[:32])
     for n in ZERO_COST_NAMES:
-        assert kendalltau(ours[n], theirs[n]).statistic > 0.4, n
+        assert kendalltau(ours[n], theirs[n]).statistic > (0.8 if n == "synflow" else 0.4), n
 
 
 def test_cache_is_reproducible_and_keyed_by_what_shapes_the_scores(tmp_path, monkeypatch):
@@ -133,3 +136,34 @@ def test_cache_is_reproducible_and_keyed_by_what_shapes_the_scores(tmp_path, mon
     np.testing.assert_allclose(c["snip"], a["snip"], rtol=1e-5)
     with pytest.raises(ValueError, match="images must be in"):
         cached_probe_scores(space, archs, featurizer, proxy, width=4, images=10**6, cache_dir=tmp_path / "a")
+
+
+def test_jacov_and_synflow_by_hand():
+    """jacov from its definition on tiny Jacobians; synflow sees no batch norm and |weights|."""
+    from gnnnas.nn.executors.base import arch_batch_norm, image_batch_norm, probing
+
+    jac = torch.tensor([[[1.0, 2.0, 3.0], [3.0, 1.0, 2.0]], [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]])
+    corr = [np.corrcoef(j.numpy()) for j in jac]
+    expected = [-np.sum(np.log(v + 1e-5) + 1 / (v + 1e-5)) for v in (np.linalg.eigvalsh(c).clip(0) for c in corr)]
+    np.testing.assert_allclose(probe._jacov(jac).numpy(), expected, rtol=1e-6)
+    assert probe._jacov(jac)[0] > probe._jacov(jac)[1]  # decorrelated Jacobians score higher
+    x = torch.randn(4, 2, 3, 5, 5) * 3 + 1
+    with probing(batch_norm=False):
+        assert torch.equal(arch_batch_norm(x), x) and torch.equal(image_batch_norm(x[:, 0]), x[:, 0])
+    assert arch_batch_norm(x).mean().abs() < 1e-5  # outside the block batch norm is back
+    assert probe.PROBE_VERSION == 3  # synflow and jacov joined the cached scores
+
+
+def test_jacov_uses_each_architectures_own_input_jacobian():
+    """Two archs in one batch get the Jacobian of their own network: an arch whose output
+    ignores its input (all ops 'none') correlates nothing, and its company does not change that."""
+    space = gnnnas.get_space("nb201")
+    dead = space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    live = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|")
+    _, _, executor, _, _, x, y = setup(images=8)
+    featurizer = GraphFeaturizer(space.vocab).fit([dead, live])
+    both = probe_scores(executor, featurizer.transform([dead, live]), x, y)
+    alone = probe_scores(executor, featurizer.transform([live]), x, y)
+    assert both["jacov"][1] == pytest.approx(alone["jacov"][0], rel=1e-6)
+    assert both["jacov"][0] < both["jacov"][1]
+    assert both["synflow"][0] < both["synflow"][1]

@@ -15,7 +15,9 @@ alike: generated networks have no running statistics to fall back on.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -28,11 +30,14 @@ from gnnnas.nn.hypernet import WeightSpec
 __all__ = [
     "NetworkExecutor",
     "arch_batch_norm",
+    "arch_input",
     "gather_node_weights",
     "get_executor",
     "grouped_conv",
+    "image_batch_norm",
     "list_executors",
     "per_arch",
+    "probing",
     "register_executor",
 ]
 
@@ -148,8 +153,56 @@ def grouped_conv(
     return out.view(images, archs, -1, *out.shape[-2:])
 
 
+# ---------------------------------------------------------------------- zero-cost probes
+_PROBE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("gnnnas_executor_probe", default=None)
+
+
+@contextlib.contextmanager
+def probing(batch_norm: bool = True, arch_inputs: list | None = None) -> Iterator[None]:
+    """Run executors as the zero-cost proxies need them (:mod:`gnnnas.nn.probe`), in this block.
+
+    Args:
+        batch_norm: False turns every batch norm into the identity (synflow's networks have
+            none: Tanaka et al. 2020, arXiv 2006.05467).
+        arch_inputs: a list that collects, per forward pass, ``(leaf, arch_dim)``: the input of
+            the architectures' own part (the shared stem's output, one copy per architecture
+            along ``arch_dim``) as a leaf tensor that requires grad, for per-architecture input
+            Jacobians (jacov: Mellor et al. 2020, arXiv 2006.04647v1).
+    """
+    token = _PROBE.set({"batch_norm": batch_norm, "arch_inputs": arch_inputs})
+    try:
+        yield
+    finally:
+        _PROBE.reset(token)
+
+
+def arch_input(x: torch.Tensor, arch_dim: int) -> torch.Tensor:
+    """Mark where an executor's per-architecture part starts: ``x`` holds one slice per
+    architecture along ``arch_dim``. Unchanged outside :func:`probing`."""
+    probe = _PROBE.get()
+    if probe is None or probe["arch_inputs"] is None:
+        return x
+    leaf = x.detach().clone().requires_grad_(True)  # clone: each architecture its own copy
+    probe["arch_inputs"].append((leaf, arch_dim))
+    return leaf
+
+
+def _batch_norm_off() -> bool:
+    probe = _PROBE.get()
+    return probe is not None and not probe["batch_norm"]
+
+
+def image_batch_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Batch norm of ``[I, C, H, W]`` over the images (the shared stem's), no affine part."""
+    if _batch_norm_off():
+        return x
+    return F.batch_norm(x, None, None, training=True, eps=eps)
+
+
 def arch_batch_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Batch norm with statistics per architecture and channel, no affine part."""
+    if _batch_norm_off():
+        return x
     images, archs, channels, height, width = x.shape
     out = F.batch_norm(x.reshape(images, archs * channels, height, width), None, None, training=True, eps=eps)
     return out.view_as(x)

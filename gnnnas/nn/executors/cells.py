@@ -40,8 +40,10 @@ from gnnnas.nn.executors.base import (
     CLASSIFIER_GRID,
     NetworkExecutor,
     arch_batch_norm,
+    arch_input,
     gather_node_weights,
     grouped_conv,
+    image_batch_norm,
     per_arch,
     pooled_features,
     register_executor,
@@ -178,8 +180,8 @@ class CellStackExecutor(NetworkExecutor):
     # -------------------------------------------------------------- forward
     def forward(self, batch, weights, unpack, images):
         archs = len(batch)
-        stem = F.batch_norm(F.conv2d(images, self.stem, padding=1), None, None, training=True)
-        x = stem[:, None].expand(-1, archs, -1, -1, -1)
+        stem = image_batch_norm(F.conv2d(images, self.stem, padding=1))
+        x = arch_input(stem[:, None].expand(-1, archs, -1, -1, -1), arch_dim=1)
         states = [x] * self.cell_inputs
         res_block = 0
         prepared: dict[int, tuple] = {}  # cell type -> its sub-batch and per-position plan

@@ -42,8 +42,10 @@ from gnnnas.nn.executors.base import (
     CLASSIFIER_GRID,
     NetworkExecutor,
     arch_batch_norm,
+    arch_input,
     gather_node_weights,
     grouped_conv,
+    image_batch_norm,
     pooled_features,
     register_executor,
 )
@@ -129,8 +131,8 @@ class ChainExecutor(NetworkExecutor):
         if batch.features is None:
             raise ValueError("the chain executor reads strides from batch.features; the batch has none")
         archs = len(batch)
-        stem = F.batch_norm(F.conv2d(images, self.stem, padding=1), None, None, training=True)
-        x = F.relu6(stem)[:, None].expand(-1, archs, -1, -1, -1)  # [I, S, C, H, W]
+        stem = image_batch_norm(F.conv2d(images, self.stem, padding=1))
+        x = arch_input(F.relu6(stem)[:, None].expand(-1, archs, -1, -1, -1), arch_dim=1)  # [I, S, C, H, W]
 
         n = batch.op.shape[1]
         device = batch.op.device

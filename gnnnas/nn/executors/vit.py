@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gnnnas.graph import OpVocabulary
-from gnnnas.nn.executors.base import NetworkExecutor, gather_node_weights, register_executor
+from gnnnas.nn.executors.base import NetworkExecutor, arch_input, gather_node_weights, register_executor
 from gnnnas.nn.hypernet import WeightSpec
 from gnnnas.spaces.vit import ViTSpace
 
@@ -161,7 +161,7 @@ class ViTExecutor(NetworkExecutor):
         channels = torch.arange(self.dim, device=images.device)
         chan_mask = (channels[None] < dims[:, None]).to(images.dtype)  # [S, d_max]
         tokens = self.embed(images)  # [I, T, d_max]
-        x = tokens[None] * chan_mask[:, None, None, :]  # [S, I, T, d_max]; channels >= d stay 0
+        x = arch_input(tokens[None] * chan_mask[:, None, None, :], arch_dim=0)  # [S, I, T, d_max]; channels >= d stay 0
 
         # plan the (position, label) groups first: one weight gather per label (see chain.py)
         skip = {self._op_id("input"), self._op_id("output")} | {self._op_id(op) for op in self.vocab.identity}
