@@ -441,7 +441,9 @@ class Predictor(BaseEstimator):
         differ = {k: (encoder.params.get(k), v) for k, v in ours.items() if encoder.params.get(k) != v}
         if differ:
             detail = ", ".join(f"{k}={a!r} in the file, {b!r} here" for k, (a, b) in differ.items())
-            raise ValueError(f"pretrained encoder {str(path)!r} does not fit this predictor: {detail}")
+            hint = (" (pretrained='default' is the shipped encoder of the default shape: leave these "
+                    "parameters at their defaults, or pre-train one with pretrain=...)") if self.pretrained == "default" else ""
+            raise ValueError(f"pretrained encoder {str(path)!r} does not fit this predictor: {detail}{hint}")
         if list(space.vocab.ops) != list(encoder.vocab):
             raise ValueError(f"pretrained encoder {str(path)!r} was trained on ops {encoder.vocab}, "
                              f"space {space.name!r} has {list(space.vocab.ops)}")

@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,21 +130,32 @@ def json_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def shipped_encoder(space: str):
-    """Path of the pre-trained encoder shipped with gnnnas for ``space``.
+def shipped_encoder(space: str) -> Path:
+    """Path of the pre-trained encoder shipped with gnnnas for ``space`` (a real file, also when
+    gnnnas is imported from a zip archive: then a temporary copy).
 
     Raises:
-        ValueError: gnnnas ships none for that space (the message lists those it ships).
+        ValueError: gnnnas ships none for that space (the message lists those it ships), or the
+            installation lacks gnnnas's package data.
     """
+    import atexit
+    import contextlib
     from importlib import resources
 
     folder = resources.files("gnnnas") / "pretrained"
-    shipped = sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors")) \
-        if folder.is_dir() else []
+    if not folder.is_dir():
+        raise ValueError(f"this gnnnas installation has no pre-trained encoders ({folder} is missing): "
+                         "reinstall gnnnas with its package data, or pre-train one with pretrain=...")
+    shipped = sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors"))
     if space not in shipped:
         raise ValueError(f"gnnnas ships no pre-trained encoder for space {space!r} (it ships: {shipped or 'none'}); "
                          "pre-train one with pretrain=... or `gnnnas pretrain`")
-    return folder / f"{space}.safetensors"
+    target = folder / f"{space}.safetensors"
+    if isinstance(target, Path):  # an ordinary installation
+        return target
+    stack = contextlib.ExitStack()  # imported from a zip: a temporary copy, removed at exit
+    atexit.register(stack.close)
+    return stack.enter_context(resources.as_file(target))
 
 
 def _progress(total: int, verbose: bool):

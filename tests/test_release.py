@@ -51,8 +51,26 @@ def write_sdist(path, names):
 def test_a_complete_wheel_and_sdist_pass(check, tmp_path):
     write_wheel(tmp_path / "gnnnas-0.1.0-py3-none-any.whl", good_wheel_names())
     write_sdist(tmp_path / "gnnnas-0.1.0.tar.gz", ["LICENSE", "NOTICE", "gnnnas/data/embedded/NOTICE",
-                                                  "pyproject.toml", "README.md", "tests/test_x.py"])
-    assert check.main([str(tmp_path)]) == 0
+                                                  "pyproject.toml", "README.md", "CHANGELOG.md", "tests/conftest.py",
+                                                  "tools/check_dist.py"])
+    assert check.wheel_problems(tmp_path / "gnnnas-0.1.0-py3-none-any.whl") == []
+    assert check.sdist_problems(tmp_path / "gnnnas-0.1.0.tar.gz") == []
+
+
+def test_the_distributions_hold_exactly_the_tracked_package_files(check, tmp_path):
+    """A stale build output or an untracked scratch file is caught, and so is a tracked file
+    that did not make it in (in the wheel and in the sdist, which pip builds the wheel from)."""
+    tracked = check.package_files()
+    assert "gnnnas/__init__.py" in tracked and "gnnnas/data/embedded/NOTICE" in tracked
+    assert any(n.startswith("gnnnas/pretrained/") and n.endswith(".safetensors") for n in tracked)
+    expected = set(good_wheel_names()[:-3])  # the package part
+    names = [n for n in good_wheel_names() if n != "gnnnas/__init__.py"] + ["gnnnas/removed_module.py"]
+    problems = check.wheel_problems(write_wheel(tmp_path / "w.whl", names), expected)
+    assert "w.whl: missing gnnnas/__init__.py" in problems
+    assert "w.whl: holds gnnnas/removed_module.py, which git does not track (stale build or scratch file)" in problems
+    sdist = write_sdist(tmp_path / "s.tar.gz", ["LICENSE", "NOTICE", "gnnnas/data/embedded/NOTICE", "pyproject.toml",
+                                               "README.md", "CHANGELOG.md", "tests/conftest.py", "tools/check_dist.py"])
+    assert "s.tar.gz: missing gnnnas/__init__.py" in check.sdist_problems(sdist, expected)
 
 
 @pytest.mark.parametrize("drop, add, message", [
@@ -75,7 +93,7 @@ def test_wheel_needs_the_shipped_encoders_and_a_light_core(check, tmp_path):
     names = [n for n in good_wheel_names() if n not in shipped]
     heavy = METADATA + "Requires-Dist: matplotlib>=3.7\n"
     problems = check.wheel_problems(write_wheel(tmp_path / "gnnnas-0.1.0-py3-none-any.whl", names, heavy))
-    assert any(f"missing the shipped pre-trained encoder {shipped[0]}" in p for p in problems), problems
+    assert any("no shipped pre-trained encoder" in p for p in problems), problems
     assert any("optional packages ['matplotlib>=3.7']" in p for p in problems), problems
     no_license = METADATA.replace("License-Expression: Apache-2.0\n", "")
     problems = check.wheel_problems(write_wheel(tmp_path / "b.whl", good_wheel_names(), no_license))
@@ -87,6 +105,7 @@ def test_sdist_rules(check, tmp_path):
                                                           ".ci/venv/bin/python", "gnnnas/__pycache__/x.pyc"])
     problems = check.sdist_problems(sdist)
     assert "gnnnas-0.1.0.tar.gz: missing LICENSE" in problems
+    assert "gnnnas-0.1.0.tar.gz: missing tests/conftest.py" in problems  # the sdist's tests must run
     assert any("must not hold .ci/venv/bin/python" in p for p in problems)
     assert any("must not hold gnnnas/__pycache__/x.pyc" in p for p in problems)
     assert check.main([str(tmp_path / "empty")]) == 1

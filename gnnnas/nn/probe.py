@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,10 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
         inputs: list = []
         with probing(arch_inputs=inputs):
             logits = executor(sub, weights, unpack, images)  # [B, I, C]
+        if len(inputs) != 1:
+            raise ValueError(f"executor {type(executor).__name__} must mark the input of the architectures' own "
+                             f"part once per forward pass with gnnnas.nn.executors.arch_input (the zero-cost "
+                             f"probes take input Jacobians there); it marked {len(inputs)}")
         (leaf, arch_dim), = inputs
         (jacobian,) = torch.autograd.grad(logits.sum(), leaf, retain_graph=True)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.repeat(b), reduction="none")
@@ -164,14 +169,19 @@ def _synflow(net, sub: DenseGraphBatch, tables: dict[str, torch.Tensor], unpack,
         logits = net(sub, weights, unpack, ones)
     logits.sum().backward()
     score = torch.zeros(b, dtype=torch.float64)
-    for w in weights.values():
-        if w.grad is not None:
-            score += (w.detach() * w.grad).sum((1, 2))
-    return torch.nan_to_num(score, nan=0.0, posinf=torch.finfo(torch.float64).max).clamp_min(0.0).numpy()
+    for w in weights.values():  # |w * grad| as NASLib's measures/synflow.py: LayerNorm, GELU and
+        if w.grad is not None:  # softmax (ViT) make some products negative
+            score += (w.detach() * w.grad).abs().sum((1, 2))
+    if not torch.isfinite(score).all():
+        bad = int((~torch.isfinite(score)).sum())
+        warnings.warn(f"synflow overflowed float64 for {bad} of {b} architectures; their score is the "
+                      "largest float64", RuntimeWarning, stacklevel=3)
+        score = torch.nan_to_num(score, nan=torch.finfo(torch.float64).max, posinf=torch.finfo(torch.float64).max)
+    return score.numpy()
 
 
 #: Bump when the scores' definition changes: cached files of another version are not read.
-PROBE_VERSION = 3
+PROBE_VERSION = 4
 
 
 def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images: int = 64, seed: int = 0,

@@ -151,7 +151,7 @@ def test_jacov_and_synflow_by_hand():
     with probing(batch_norm=False):
         assert torch.equal(arch_batch_norm(x), x) and torch.equal(image_batch_norm(x[:, 0]), x[:, 0])
     assert arch_batch_norm(x).mean().abs() < 1e-5  # outside the block batch norm is back
-    assert probe.PROBE_VERSION == 3  # synflow and jacov joined the cached scores
+    assert probe.PROBE_VERSION == 4  # synflow and jacov joined the cached scores
 
 
 def test_jacov_uses_each_architectures_own_input_jacobian():
@@ -167,3 +167,20 @@ def test_jacov_uses_each_architectures_own_input_jacobian():
     assert both["jacov"][1] == pytest.approx(alone["jacov"][0], rel=1e-6)
     assert both["jacov"][0] < both["jacov"][1]
     assert both["synflow"][0] < both["synflow"][1]
+
+
+def test_synflow_sums_absolute_products_on_vit():
+    """ViT's LayerNorm, GELU and softmax make some weight * gradient products negative: synflow
+    sums their absolute values (NASLib), so no architecture with weights scores 0."""
+    _, _, executor, archs, featurizer, x, y = setup("vit", n=8, images=4)
+    scores = probe_scores(executor, featurizer.transform(archs), x, y)
+    assert (scores["synflow"] > 0).all()
+
+
+def test_an_executor_without_arch_input_is_named(monkeypatch):
+    from gnnnas.nn.executors import cells
+
+    monkeypatch.setattr(cells, "arch_input", lambda x, arch_dim: x)
+    _, _, executor, archs, featurizer, x, y = setup(n=2, images=4)
+    with pytest.raises(ValueError, match="must mark the input of the architectures' own part once"):
+        probe_scores(executor, featurizer.transform(archs), x, y)

@@ -76,6 +76,11 @@ class NetworkExecutor(nn.Module, abc.ABC):
 
         ``weights[label]`` is ``[archs, nodes, P]`` (flat, for every node position of ``batch``);
         ``unpack(label, rows)`` turns ``[S, P]`` rows into named tensors.
+
+        For the zero-cost probes (:mod:`gnnnas.nn.probe`) an executor passes the input of the
+        architectures' own part through :func:`arch_input` once per call (e.g. the shared stem's
+        output expanded to one copy per architecture), builds batch norms with
+        :func:`arch_batch_norm` / :func:`image_batch_norm`, and runs in the dtype of ``images``.
         """
 
     # -------------------------------------------------------------- shared pieces
