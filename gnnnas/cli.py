@@ -323,7 +323,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         )
 
     records = harness.run_protocol(protocol, models, seeds=seeds, train_sizes=sizes, bench=bench, on_record=show,
-                                   progress=_progress(args))
+                                   progress=_progress(args), backend=args.backend, address=args.address)
     print()
     print(harness.markdown_table(harness.summarise(records)))
     if args.json or args.out_dir:
@@ -685,6 +685,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", default=None, help="write results to this JSON (+ .md beside it)")
     bench.add_argument("--out-dir", default=None, help="write <protocol>.json/.md here")
     bench.add_argument("--plot", default=None, help="write a PNG of tau vs labels here (needs matplotlib)")
+    bench.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local (default): one task after another; ray: every (model, size, seed) task a Ray "
+                            'task, same numbers (pip install "gnnnas[ray]")')
+    bench.add_argument("--address", default=None,
+                       help="with --backend ray: the cluster to join (e.g. auto); default: a local Ray on this machine")
     _add_quiet(bench)
     bench.set_defaults(func=_cmd_bench)
 

@@ -23,7 +23,8 @@ from gnnnas.data.paths import atomic_write
 from gnnnas.progress import Progress, ProgressMode
 from gnnnas.protocols import Protocol
 
-__all__ = ["ModelSpec", "Record", "default_models", "markdown_table", "run_protocol", "summarise", "write_results"]
+__all__ = ["ModelSpec", "Record", "default_models", "markdown_table", "run_protocol", "run_task", "summarise",
+           "write_results"]
 
 #: ``factory(space_name, seed) -> estimator`` with ``fit(archs, y)`` and ``predict(archs)``.
 Factory = Callable[[str, int], Any]
@@ -61,6 +62,10 @@ def run_protocol(
     on_record: Callable[[Record], None] | None = None,
     skip: Callable[[str, int, int], bool] | None = None,
     progress: ProgressMode = False,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_task: float = 1,
+    gpus_per_task: float = 0,
 ) -> list[Record]:
     """Fit and score every model on every (train size, seed) split of ``protocol``.
 
@@ -68,57 +73,71 @@ def run_protocol(
     ``progress``: report each (model, train size, seed) task as it ends - its Kendall tau,
     the elapsed and the estimated remaining time - on stderr (:mod:`gnnnas.progress`; ``True``
     / ``"auto"``: a bar on a terminal, one line per task otherwise; default: quiet).
+    ``backend``: ``"local"`` runs the tasks one after another in this process; ``"ray"`` runs
+    each (model, train size, seed) task as a Ray task (:mod:`gnnnas.scaleout`) asking for
+    ``cpus_per_task`` CPUs and ``gpus_per_task`` GPUs, on the cluster at ``address`` (default:
+    a local one on this machine). Records reach ``on_record`` as tasks finish; the returned list
+    is in the local backend's order, and each record's numbers are the local backend's (tasks
+    are seeded and fit with their own thread count).
+
+    Raises:
+        ValueError: an unknown ``backend``.
+        ImportError: ``backend="ray"`` without Ray installed (``pip install "gnnnas[ray]"``).
     """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     bench = protocol.distinct(bench) if bench is not None else protocol.load(data_dir)
     truth = protocol.truth(bench)
     sizes = tuple(train_sizes) if train_sizes else protocol.resolve_sizes(len(bench))
-    seeds = list(seeds)
-    skipped = {(spec.name, size, seed) for size in sizes for seed in seeds for spec in models
-               if skip is not None and skip(spec.name, size, seed)}
-    tasks = len(sizes) * len(seeds) * len(models) - len(skipped)
-    with Progress(tasks, "bench", mode=progress, unit="task") as report:
-        return _run_tasks(protocol, models, seeds, sizes, bench, truth, on_record, skipped, report)
+    tasks = [(size, seed, spec) for size in sizes for seed in seeds for spec in models
+             if skip is None or not skip(spec.name, size, seed)]
+    records: list[Record | None] = [None] * len(tasks)
+    with Progress(len(tasks), "bench", mode=progress, unit="task") as report:
+        if backend == "local":
+            done = ((i, run_task(protocol, spec, bench, truth, size, seed, report))
+                    for i, (size, seed, spec) in enumerate(tasks))
+        else:
+            from gnnnas.scaleout import ray_map
 
-
-def _run_tasks(protocol: Protocol, models: Sequence[ModelSpec], seeds: Sequence[int], sizes: Sequence[int],
-               bench: Benchmark, truth: np.ndarray, on_record: Callable[[Record], None] | None,
-               skipped: set[tuple[str, int, int]], report: Progress) -> list[Record]:
-    records = []
-    for size in sizes:
-        for seed in seeds:
-            split = protocol.split(len(bench), size, seed)
-            train_archs = [bench.archs[i] for i in split.train]
-            test_archs = [bench.archs[i] for i in split.test]
-            for spec in models:
-                if (spec.name, size, seed) in skipped:
-                    continue
-                report.set_status(f"{spec.name} N={size} seed {seed}")
-                model = spec.factory(bench.space.name, seed)
-                start = time.perf_counter()
-                model.fit(train_archs, bench.y[split.train])
-                fit_s = time.perf_counter() - start
-                start = time.perf_counter()
-                pred = model.predict(test_archs)
-                predict_s = time.perf_counter() - start
-                y_test = truth[split.test]
-                record = Record(
-                    protocol=protocol.name,
-                    model=spec.name,
-                    train_size=size,
-                    seed=seed,
-                    test_size=len(split.test),
-                    kendall_tau=metrics.kendall_tau(y_test, pred),
-                    spearman=metrics.spearman(y_test, pred),
-                    precision_at_5pct=metrics.precision_at_k(y_test, pred, 0.05),
-                    fit_seconds=fit_s,
-                    predict_seconds=predict_s,
-                    threads=getattr(model, "threads_used_", None),
-                )
-                records.append(record)
-                if on_record is not None:
-                    on_record(record)
-                report.advance(status=f"{spec.name} N={size} seed {seed} tau={record.kendall_tau:.3f}")
+            done = ray_map(run_task, [(protocol, spec, bench, truth, size, seed) for size, seed, spec in tasks],
+                           shared=(2, 3), address=address, num_cpus=cpus_per_task, num_gpus=gpus_per_task)
+        for i, record in done:
+            records[i] = record
+            if on_record is not None:
+                on_record(record)
+            report.advance(status=f"{record.model} N={record.train_size} seed {record.seed} "
+                                  f"tau={record.kendall_tau:.3f}")
     return records
+
+
+def run_task(protocol: Protocol, spec: ModelSpec, bench: Benchmark, truth: np.ndarray, size: int, seed: int,
+             report: Progress | None = None) -> Record:
+    """One (model, train size, seed) task of :func:`run_protocol`: fit on the protocol's split of
+    ``seed``, score its test archs against ``truth``."""
+    split = protocol.split(len(bench), size, seed)
+    if report is not None:
+        report.set_status(f"{spec.name} N={size} seed {seed}")
+    model = spec.factory(bench.space.name, seed)
+    start = time.perf_counter()
+    model.fit([bench.archs[i] for i in split.train], bench.y[split.train])
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    pred = model.predict([bench.archs[i] for i in split.test])
+    predict_s = time.perf_counter() - start
+    y_test = truth[split.test]
+    return Record(
+        protocol=protocol.name,
+        model=spec.name,
+        train_size=size,
+        seed=seed,
+        test_size=len(split.test),
+        kendall_tau=metrics.kendall_tau(y_test, pred),
+        spearman=metrics.spearman(y_test, pred),
+        precision_at_5pct=metrics.precision_at_k(y_test, pred, 0.05),
+        fit_seconds=fit_s,
+        predict_seconds=predict_s,
+        threads=getattr(model, "threads_used_", None),
+    )
 
 
 def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
