@@ -237,3 +237,15 @@ def test_train_on_csv_with_bom(tmp_path, capsys):
     assert main(["train", "--csv", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m.gnnnas"),
                  "--epochs", "1", "--hidden-dim", "8"]) == 0
     assert "trained on 12 nb201 archs" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    """``gnnnas --version`` prints the package version (the one the wheel's metadata carries)."""
+    from importlib.metadata import version
+
+    from gnnnas.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"gnnnas {gnnnas.__version__}" == f"gnnnas {version('gnnnas')}"
