@@ -353,8 +353,39 @@ def _search_table(args: argparse.Namespace):
     return bench
 
 
+def search_run(bench, method: str, budget: int, seed: int, options: dict):
+    """One search of ``gnnnas search`` (a module-level function: a Ray task runs it as it is).
+    Returns ``(SearchResult, seconds)``."""
+    from gnnnas import search
+
+    space = bench.space
+    oracle = search.BenchmarkOracle(bench)
+    # a table that covers its whole space (NB201) needs no restriction: the space's own
+    # sampling and mutation are used; otherwise the search stays on the table's archs
+    covers_space = space.size is not None and len(oracle) >= space.size
+    common = {"rng": seed, "candidates": None if covers_space else oracle.archs, "progress": options["progress"]}
+    start = time.perf_counter()
+    if method == "random":
+        result = search.random_search(space, oracle, budget, **common)
+    elif method == "rea":
+        result = search.regularized_evolution(space, oracle, budget, population=options["population"],
+                                              sample=options["sample_size"], **common)
+    else:
+        overrides = options["overrides"]
+
+        def factory(space, seed):
+            return search.default_predictor_factory(space, seed).set_params(**overrides)
+
+        result = search.predictor_search(space, oracle, budget, initial=options["initial"],
+                                         per_round=options["per_round"], pool=options["pool"],
+                                         local=options["local"], acquisition=options["acquisition"],
+                                         kappa=options["kappa"], predictor_factory=factory, **common)
+    return result, time.perf_counter() - start
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     import json
+    import statistics
 
     import numpy as np
 
@@ -363,46 +394,38 @@ def _cmd_search(args: argparse.Namespace) -> int:
     bench = _search_table(args)
     space = bench.space
     oracle = search.BenchmarkOracle(bench)
-    # a table that covers its whole space (NB201) needs no restriction: the space's own
-    # sampling and mutation are used; otherwise the search stays on the table's archs
-    covers_space = space.size is not None and len(oracle) >= space.size
-    candidates = None if covers_space else oracle.archs
-    common = {"rng": args.seed, "candidates": candidates, "progress": _progress(args)}
-    start = time.perf_counter()
-    if args.method == "random":
-        result = search.random_search(space, oracle, args.budget, **common)
-    elif args.method == "rea":
-        result = search.regularized_evolution(space, oracle, args.budget, population=args.population,
-                                              sample=args.sample_size, **common)
-    else:
-        overrides = _predictor_params(args)
-
-        def factory(space, seed):
-            return search.default_predictor_factory(space, seed).set_params(**overrides)
-
-        result = search.predictor_search(space, oracle, args.budget, initial=args.initial, per_round=args.per_round,
-                                         pool=args.pool, local=args.local, acquisition=args.acquisition,
-                                         kappa=args.kappa,
-                                         predictor_factory=factory, **common)
-    seconds = time.perf_counter() - start
-    maximum = oracle.max_value
-    to_max = result.queries_to(maximum)
-    best = result.best_value
     table = oracle.bench  # one row per architecture, as the oracle answers
-    rank = int(np.sum(table.y > best)) + 1 if np.isfinite(best) else None
+    maximum = oracle.max_value
+    options = {"progress": _progress(args) if args.backend == "local" else False,
+               "population": args.population, "sample_size": args.sample_size, "initial": args.initial,
+               "per_round": args.per_round, "pool": args.pool, "local": args.local,
+               "acquisition": args.acquisition, "kappa": args.kappa,
+               "overrides": _predictor_params(args) if args.method == "predictor" else {}}
+    seeds = [args.seed + r for r in range(args.runs)]
+    calls = [(bench, args.method, args.budget, seed, options) for seed in seeds]
+    if args.backend == "local":
+        done = ((i, search_run(*call)) for i, call in enumerate(calls))
+    else:
+        from gnnnas.scaleout import ray_map
+
+        done = ray_map(search_run, calls, shared=(0,), address=args.address)
     what = f"{args.method}" + (f" ({args.acquisition})" if args.method == "predictor" else "")
-    print(f"search {space.name} on {bench.name} ({bench.metric}), {what}, seed {args.seed}: "
-          f"{result.n_queries} of {args.budget} queries in {seconds:.1f} s")
-    if result.best_arch is not None:
-        print(f"best value found   {best:.4f} at query {result.best_index + 1} "
-              f"(rank {rank} of {len(table)})")
-        print(f"best arch          {_plain_encoding(space.format(result.best_arch))}")
-    print(f"benchmark maximum  {maximum:.4f}: "
-          + (f"reached after {to_max} queries" if to_max is not None else "not reached"))
-    if args.json:
-        payload = {
+    payloads: list = [None] * len(seeds)
+    for i, (result, seconds) in done:
+        to_max = result.queries_to(maximum)
+        best = result.best_value
+        rank = int(np.sum(table.y > best)) + 1 if np.isfinite(best) else None
+        print(f"search {space.name} on {bench.name} ({bench.metric}), {what}, seed {seeds[i]}: "
+              f"{result.n_queries} of {args.budget} queries in {seconds:.1f} s")
+        if result.best_arch is not None:
+            print(f"best value found   {best:.4f} at query {result.best_index + 1} "
+                  f"(rank {rank} of {len(table)})")
+            print(f"best arch          {_plain_encoding(space.format(result.best_arch))}")
+        print(f"benchmark maximum  {maximum:.4f}: "
+              + (f"reached after {to_max} queries" if to_max is not None else "not reached"))
+        payloads[i] = {
             "space": space.name, "benchmark": bench.name, "metric": bench.metric, "method": args.method,
-            "acquisition": args.acquisition if args.method == "predictor" else None, "seed": args.seed,
+            "acquisition": args.acquisition if args.method == "predictor" else None, "seed": seeds[i],
             "budget": args.budget, "queries": result.n_queries, "seconds": seconds,
             "best_value": _json_float(best), "best_arch": _plain_encoding(space.format(result.best_arch))
             if result.best_arch is not None else None, "best_rank": rank,
@@ -413,8 +436,22 @@ def _cmd_search(args: argparse.Namespace) -> int:
             "rounds": [{k: _json_float(v) if isinstance(v, float) else v for k, v in r.items()}
                        for r in result.rounds],
         }
-        with open(args.json, "w") as handle:
-            json.dump(payload, handle, indent=1)
+    summary = None
+    if len(seeds) > 1:
+        # a run that never reaches the maximum counts as budget + 1 queries (it needs more)
+        needed = [p["queries_to_max"] if p["queries_to_max"] is not None else args.budget + 1 for p in payloads]
+        reached = sum(p["queries_to_max"] is not None for p in payloads)
+        summary = {"runs": len(seeds), "reached_max": reached, "median_queries_to_max": statistics.median(needed),
+                   "mean_best_value": float(np.mean([p["best_value"] for p in payloads]))}
+        print(f"{len(seeds)} runs: maximum reached in {reached}; median queries to it "
+              f"{summary['median_queries_to_max']:g} (a run that misses it counts as {args.budget + 1}); "
+              f"mean best value {summary['mean_best_value']:.4f}")
+    if args.json:
+        from gnnnas.files import atomic_write
+
+        document = payloads[0] if summary is None else {**summary, "runs_detail": payloads}
+        with atomic_write(args.json, "w") as handle:
+            json.dump(document, handle, indent=1)
         print(f"wrote {args.json}")
     return 0
 
@@ -775,6 +812,12 @@ finetuning); with --metric loss, minus its mean cross-entropy. Higher = predicte
     search.add_argument("--sample-size", dest="sample_size", type=_POSITIVE, default=5,
                         help="rea: tournament size (default: 5)")
     search.add_argument("--json", default=None, help="write the queries and the report to this JSON file")
+    search.add_argument("--runs", type=_POSITIVE, default=1,
+                        help="independent runs with seeds seed, seed+1, ... (default: 1); a summary follows")
+    search.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help='local (default), or ray: every run a Ray task (pip install "gnnnas[ray]")')
+    search.add_argument("--address", default=None,
+                        help="with --backend ray: the cluster to join (e.g. auto); default: a local Ray")
     _add_model_args(search)
     _add_quiet(search)
     search.set_defaults(func=_cmd_search)

@@ -81,3 +81,22 @@ def test_cli_bench_on_ray(ray_cluster, tmp_path, capsys):
     pick = lambda text: [line.split("(test")[0] for line in text.splitlines() if "tau=" in line]  # noqa: E731
     assert pick(remote) == pick(local) and len(pick(local)) == 1
     assert out.exists()
+
+
+def test_cli_search_runs_on_ray_equal_local_runs(ray_cluster, tmp_path, capsys):
+    """--runs 2: two seeded searches; on Ray each is a task, and the queries are the local ones."""
+    import json
+
+    from gnnnas.cli import main
+
+    docs = {}
+    for backend in ("local", "ray"):
+        out = tmp_path / f"{backend}.json"
+        argv = ["search", "--method", "rea", "--budget", "30", "--runs", "2", "--seed", "3", "--json", str(out),
+                "--backend", backend, "-q"]
+        assert main(argv) == 0
+        assert "2 runs: maximum reached in" in capsys.readouterr().out
+        docs[backend] = json.loads(out.read_text())
+    assert [r["seed"] for r in docs["ray"]["runs_detail"]] == [3, 4]
+    assert [r["archs"] for r in docs["ray"]["runs_detail"]] == [r["archs"] for r in docs["local"]["runs_detail"]]
+    assert docs["ray"]["median_queries_to_max"] == docs["local"]["median_queries_to_max"]
