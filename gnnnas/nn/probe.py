@@ -95,11 +95,12 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
     with torch.no_grad():
         for p in synflow_net.parameters():
             p.abs_()
+    synflow_tables = {label: table.double().abs() for label, table in tables.items()}
     ones = torch.ones(1, *images.shape[1:], dtype=torch.float64)
     for a in range(0, len(batch), archs_per_chunk):
         sub = batch[a : a + archs_per_chunk]
         b = len(sub)
-        weights = {label: table[None].expand(b, -1, -1).clone().requires_grad_(True) for label, table in tables.items()}
+        weights = _chunk_weights(tables, b)
         inputs: list = []
         with probing(arch_inputs=inputs):
             logits = executor(sub, weights, unpack, images)  # [B, I, C]
@@ -125,10 +126,15 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
         out["grad_norm"][a : a + b] = np.log1p(grad_sq.sqrt().numpy())
         out["snip"][a : a + b] = np.log1p(snip.numpy())
         out["jacov"][a : a + b] = -np.log(-jacov.numpy())
-        out["synflow"][a : a + b] = np.log1p(_synflow(synflow_net, sub, tables, unpack, ones))
+        out["synflow"][a : a + b] = np.log1p(_synflow(synflow_net, sub, synflow_tables, unpack, ones))
         if on_chunk is not None:
             on_chunk(b)
     return out
+
+
+def _chunk_weights(tables: dict[str, torch.Tensor], b: int) -> dict[str, torch.Tensor]:
+    """Every architecture of a chunk of ``b`` its own copy of the weight rows, as leaves."""
+    return {label: table[None].expand(b, -1, -1).clone().requires_grad_(True) for label, table in tables.items()}
 
 
 def _gradient_sums(weights: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -159,22 +165,18 @@ def _jacov(jacobians: torch.Tensor) -> torch.Tensor:
 
 
 def _synflow(net, sub: DenseGraphBatch, tables: dict[str, torch.Tensor], unpack, ones: torch.Tensor) -> np.ndarray:
-    """synflow of every architecture of ``sub``: ``net`` with |weights| in float64, no batch norm,
-    one all-ones image; the sum of ``weight * gradient`` of the summed logits over the
-    architecture's own weights."""
-    b = len(sub)
-    weights = {label: table.double().abs()[None].expand(b, -1, -1).clone().requires_grad_(True)
-               for label, table in tables.items()}
+    """synflow of every architecture of ``sub``: ``net`` with |weights| in float64 (``tables``
+    already so), no batch norm, one all-ones image; the sum of ``|weight * gradient|`` of the
+    summed logits over the architecture's own weights (as NASLib's ``measures/synflow.py``:
+    LayerNorm, GELU and softmax, in ViT, make some products negative)."""
+    weights = _chunk_weights(tables, len(sub))
     with probing(batch_norm=False):
         logits = net(sub, weights, unpack, ones)
     logits.sum().backward()
-    score = torch.zeros(b, dtype=torch.float64)
-    for w in weights.values():  # |w * grad| as NASLib's measures/synflow.py: LayerNorm, GELU and
-        if w.grad is not None:  # softmax (ViT) make some products negative
-            score += (w.detach() * w.grad).abs().sum((1, 2))
+    _, score = _gradient_sums(weights)
     if not torch.isfinite(score).all():
         bad = int((~torch.isfinite(score)).sum())
-        warnings.warn(f"synflow overflowed float64 for {bad} of {b} architectures; their score is the "
+        warnings.warn(f"synflow overflowed float64 for {bad} of {len(sub)} architectures; their score is the "
                       "largest float64", RuntimeWarning, stacklevel=3)
         score = torch.nan_to_num(score, nan=torch.finfo(torch.float64).max, posinf=torch.finfo(torch.float64).max)
     return score.numpy()
