@@ -170,7 +170,8 @@ def _training_data(args: argparse.Namespace):
 
 def _predictor_params(args: argparse.Namespace) -> dict:
     params = {}
-    for name in ("epochs", "hidden_dim", "num_layers", "conv", "n_members", "lr", "loss", "device", "hypernetwork",
+    for name in ("epochs", "hidden_dim", "num_layers", "conv", "n_members", "lr", "batch_size", "dropout", "loss",
+                 "device", "hypernetwork",
                  "num_threads", "pretrain", "pretrained", "pretrain_archs", "pretrain_epochs"):
         value = getattr(args, name, None)
         if value is not None:
@@ -179,13 +180,26 @@ def _predictor_params(args: argparse.Namespace) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from gnnnas import distributed
     from gnnnas.predictor import Predictor
 
-    space, archs, y = _training_data(args)
-    predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet, **_predictor_params(args))
-    predictor.fit(archs, y)
-    predictor.save(args.out)
-    print(f"trained on {len(y)} {space.name} archs in {predictor.fit_seconds_:.1f} s -> {args.out}")
+    # under torchrun (WORLD_SIZE > 1): one data-parallel fit over the ranks, rank 0 writes the file
+    started = distributed.init_from_env(args.device or "auto")
+    try:
+        rank, size = distributed.world()
+        space, archs, y = _training_data(args)
+        predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet and rank == 0,
+                              **_predictor_params(args))
+        predictor.fit(archs, y)
+        if distributed.is_main_process():
+            predictor.save(args.out)
+            ranks = f" on {size} ranks (DistributedDataParallel)" if size > 1 else ""
+            print(f"trained on {len(y)} {space.name} archs{ranks} in {predictor.fit_seconds_:.1f} s -> {args.out}")
+    finally:
+        if started:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     return 0
 
 
@@ -574,6 +588,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="the encoder's graph convolution (default: gcn, the two-direction GCN)")
     p.add_argument("--n-members", dest="n_members", type=_POSITIVE, default=None, help="ensemble size")
     p.add_argument("--lr", type=_in(NUMERIC_PARAMS["lr"]), default=None)
+    p.add_argument("--batch-size", dest="batch_size", type=_POSITIVE, default=None,
+                   help="labelled archs per step (default: 32); under torchrun the global batch, split over the ranks")
+    p.add_argument("--dropout", type=_in(NUMERIC_PARAMS["dropout"]), default=None,
+                   help="dropout between the encoder's layers (default: 0.1)")
     p.add_argument("--loss", default=None, help="ranking loss spec, e.g. pairwise_logistic or mse+listnet")
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     p.add_argument("--hypernetwork", action="store_true", default=None,

@@ -14,6 +14,7 @@ import torch
 from scipy import stats
 from sklearn.base import BaseEstimator
 
+from gnnnas import distributed
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.convs import check_conv
 from gnnnas.nn.featurize import DenseGraphBatch, GraphFeaturizer
@@ -326,9 +327,15 @@ class Predictor(BaseEstimator):
         (instead of ``unlabelled_archs`` samples drawn from the space) and the pre-training pool
         (instead of the space's archs, see ``pretrain``); ignored without either.
 
+        Data-parallel: inside an initialised torch.distributed process group of several ranks
+        (e.g. under ``torchrun``), every rank calls ``fit`` with the same data and the fit trains
+        with DistributedDataParallel, each rank on its shard of every global batch
+        (:mod:`gnnnas.distributed`); all ranks end with the same weights.
+
         Raises:
             ValueError: a hyperparameter is of the wrong type or out of range (the message names
-                it), ``device`` is CUDA where CUDA is not available, an arch is not of this
+                it), ``hypernetwork=True`` in a data-parallel fit (not supported yet),
+                ``device`` is CUDA where CUDA is not available, an arch is not of this
                 space, or ``y`` is not a 1-D array of real numbers, one per arch, finite, not
                 all equal and small enough to standardise (mean and std must not overflow).
         """
@@ -352,6 +359,9 @@ class Predictor(BaseEstimator):
             if not (np.isfinite(y.mean()) and np.isfinite(y.std())):
                 raise ValueError("labels too large to standardise: their mean or std overflows float64; rescale y")
 
+        if self.hypernetwork and distributed.world()[1] > 1:
+            raise ValueError("hypernetwork=True does not train data-parallel yet (its task runs outside the DDP "
+                             "forward pass); fit it in one process, or with hypernetwork=False")
         device = resolve_device(self.device)
         with cpu_threads(self.num_threads, device):
             # recorded in benchmark results: what the fit really ran with (None on a GPU)
@@ -383,8 +393,9 @@ class Predictor(BaseEstimator):
         self.proxy_shape_ = (self.proxy_.in_channels, self.proxy_.num_classes) if self.proxy_ is not None else None
         self.models_ = []
         self.history_ = []
+        base_seed = distributed.broadcast_seed(self.seed)  # every rank of a data-parallel fit draws alike
         for member in range(self.n_members):
-            seed = None if self.seed is None else int(self.seed) * 1000 + member
+            seed = None if base_seed is None else int(base_seed) * 1000 + member
             model, history = self._fit_member(batch, target, seed, device, hyper_pool, encoder_state)
             self.models_.append(model)
             self.history_.append(history)
@@ -544,6 +555,13 @@ class Predictor(BaseEstimator):
         if encoder_state is not None:
             model.encoder.load_state_dict(encoder_state)
         model = model.to(device)
+        _, world_size = distributed.world()
+        stepped = model
+        if world_size > 1:  # DDP; find_unused_parameters: e.g. the cell-context layer on one-cell spaces
+            from torch.nn.parallel import DistributedDataParallel
+
+            stepped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                              find_unused_parameters=True)
         train_batch = batch[torch.from_numpy(train_idx)].to(device)
         train_y = target[torch.from_numpy(train_idx)].to(device)
         val_batch = batch[torch.from_numpy(val_idx)].to(device) if n_val >= 2 else None
@@ -574,7 +592,14 @@ class Predictor(BaseEstimator):
                 idx = order[k : k + bs]
                 if len(idx) < 2:
                     continue
-                scores = model(train_batch[idx])
+                if world_size > 1:
+                    # this rank's shard of the global batch; the loss sees every rank's scores. A rank
+                    # with an empty shard runs one arch and keeps none of it, so that DDP sees every rank
+                    mine, sizes = distributed.shard(idx)
+                    local = stepped(train_batch[mine if len(mine) else idx[:1]])[: len(mine)]
+                    scores = distributed.gather_batch_scores(local, sizes)
+                else:
+                    scores = model(train_batch[idx])
                 loss = loss_fn(scores, train_y[idx])
                 if hyper_task is not None and step % self.hyper_every == 0:
                     hyper_loss, per_arch, drawn = hyper_task.draw_loss(model, device)
@@ -607,7 +632,8 @@ class Predictor(BaseEstimator):
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     stale += 1
-                if self.early_stopping_patience is not None and stale >= self.early_stopping_patience:
+                if distributed.all_ranks_agree(self.early_stopping_patience is not None
+                                               and stale >= self.early_stopping_patience):
                     history.append(record)
                     break
             history.append(record)

@@ -1,0 +1,125 @@
+"""Data-parallel fits (gnnnas.distributed): 2 CPU processes on gloo equal one process.
+
+The fits run under torchrun (``python -m torch.distributed.run --standalone``, localhost only)
+and compare with the same fit in one process on the same global batch.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import gnnnas
+from gnnnas import distributed
+
+WORKER = textwrap.dedent("""
+    import json, sys
+    import numpy as np, torch, gnnnas
+    from gnnnas import distributed
+
+    space, out = sys.argv[1], sys.argv[2]
+
+    class SGD(torch.optim.SGD):  # see test_data_parallel_fit_equals_one_process
+        def __init__(self, params, lr, weight_decay):
+            super().__init__(params, lr=lr, weight_decay=weight_decay)
+
+    torch.optim.AdamW = SGD
+    started = distributed.init_from_env("cpu")
+    rng = np.random.default_rng(0)
+    sp = gnnnas.get_space(space)
+    archs = [sp.sample(rng) for _ in range(40)]
+    y = rng.normal(size=40) + np.array([a.num_parametric_ops for a in archs])
+    # 30 labels train: batches of 13, 13, 4 (shards 7/6, 7/6, 2/2); validation every 10 epochs
+    pred = gnnnas.Predictor(space=space, epochs=30, dropout=0.0, batch_size=13, lr=0.05, seed=3,
+                            validation_fraction=0.25, early_stopping_patience=1, hidden_dim=16, num_layers=2)
+    pred.fit(archs, y)
+    try:
+        gnnnas.Predictor(space=space, hypernetwork=True, epochs=1).fit(archs, y)
+        refused = None
+    except ValueError as error:
+        refused = str(error)
+    rank, size = distributed.world()
+    state = {k: v.tolist() for k, v in pred.models_[0].state_dict().items()}
+    with open(f"{out}.{rank}.json", "w") as handle:
+        json.dump({"size": size, "state": state, "epochs": len(pred.history_[0]), "refused": refused}, handle)
+    if started:
+        torch.distributed.destroy_process_group()
+""")
+
+
+def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_data_parallel_fit_equals_one_process(space, tmp_path):
+    """Same weights (to float tolerance) and same early-stopping epoch on 2 ranks as in 1 process.
+
+    The worker swaps AdamW for SGD: Adam divides each step by the gradient's running RMS, so for a
+    parameter whose gradient is zero in exact arithmetic (the output bias: a pairwise ranking loss
+    ignores a constant shift) it turns float noise of either run into steps of +-lr. With SGD the
+    comparison is one of gradients, which is the claim: a step on 2 shards is the step on the batch.
+    """
+    import json
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    subprocess.run([sys.executable, str(script), space, "single"], cwd=tmp_path, check=True, timeout=600,
+                   capture_output=True)
+    _torchrun(str(script), space, "ddp", cwd=tmp_path)
+    single = json.loads((tmp_path / "single.0.json").read_text())
+    ranks = [json.loads((tmp_path / f"ddp.{r}.json").read_text()) for r in (0, 1)]
+    assert single["size"] == 1 and [r["size"] for r in ranks] == [2, 2]
+    assert single["refused"] is None
+    assert all("hypernetwork=True does not train data-parallel" in r["refused"] for r in ranks)
+    # early stopping: every rank stops where the single process does (patience 1 stops at epoch 20
+    # or runs on; either way the same)
+    assert ranks[0]["epochs"] == ranks[1]["epochs"] == single["epochs"]
+    for key, value in single["state"].items():
+        expected = np.asarray(value)
+        for rank in ranks:
+            np.testing.assert_allclose(np.asarray(rank["state"][key]), expected, rtol=1e-4, atol=1e-5, err_msg=key)
+    # and the ranks hold the very same weights
+    for key in single["state"]:
+        np.testing.assert_array_equal(np.asarray(ranks[0]["state"][key]), np.asarray(ranks[1]["state"][key]))
+
+
+def test_torchrun_train_writes_one_checkpoint_from_rank_zero(tmp_path):
+    """`torchrun -m gnnnas train`: the real optimiser, one file, ranks of the 1-process fit."""
+    common = ["train", "--train-size", "60", "--epochs", "4", "--dropout", "0", "--batch-size", "20",
+              "--hidden-dim", "32", "--out"]
+    (tmp_path / "ddp").mkdir()
+    done = _torchrun("-m", "gnnnas", *common, "model.gnnnas", "--quiet", cwd=tmp_path / "ddp")
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["model.gnnnas"]  # no file of rank 1
+    assert done.stdout.count("trained on 60 nb201 archs on 2 ranks (DistributedDataParallel)") == 1
+    single = subprocess.run([sys.executable, "-m", "gnnnas", *common, str(tmp_path / "single.gnnnas"), "--quiet"],
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr
+    bench = gnnnas.get_space("nb201")
+    rng = np.random.default_rng(1)
+    archs = [bench.sample(rng) for _ in range(300)]
+    a = gnnnas.Predictor.load(tmp_path / "ddp" / "model.gnnnas").predict(archs)
+    b = gnnnas.Predictor.load(tmp_path / "single.gnnnas").predict(archs)
+    assert gnnnas.metrics.kendall_tau(a, b) > 0.99
+
+
+def test_one_process_helpers_are_the_identity():
+    """Outside a process group: rank 0 of 1, the shard is the batch, gathering returns it."""
+    assert distributed.world() == (0, 1) and distributed.is_main_process()
+    assert distributed.init_from_env() is False  # WORLD_SIZE unset
+    idx = torch.arange(7)
+    mine, sizes = distributed.shard(idx)
+    assert torch.equal(mine, idx) and sizes == [7]
+    scores = torch.randn(7, requires_grad=True)
+    assert distributed.gather_batch_scores(scores, sizes) is scores
+    assert distributed.broadcast_seed(None) is None and distributed.broadcast_seed(5) == 5
+    assert distributed.all_ranks_agree(True) is True
