@@ -92,8 +92,12 @@ def data_root():
 @pytest.fixture(scope="session")
 def nb101_cache(tmp_path_factory):
     """Session cache directory for the enumeration (shared by the NB101 test files, so
-    the space is enumerated at most once per test session)."""
-    cache = tmp_path_factory.getbasetemp() / "nb101_cache"
+    the space is enumerated at most once per test process; pytest-xdist workers share one
+    directory, whose writes are atomic)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest-xdist: one directory for all workers
+        root = root.parent
+    cache = root / "nb101_cache"
     old = os.environ.get("GNNNAS_CACHE")
     os.environ["GNNNAS_CACHE"] = str(cache)
     try:
