@@ -184,12 +184,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from gnnnas.predictor import Predictor
 
     # under torchrun (WORLD_SIZE > 1): one data-parallel fit over the ranks, rank 0 writes the file
-    started = distributed.init_from_env(args.device or "auto")
+    backend = distributed.init_from_env(args.device or "auto")
+    started = backend is not None
     try:
         rank, size = distributed.world()
         space, archs, y = _training_data(args)
+        params = _predictor_params(args)
+        if backend == "gloo":
+            params["device"] = "cpu"  # gloo's ranks train on the CPU even where a GPU is present
         predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet and rank == 0,
-                              **_predictor_params(args))
+                              data_parallel=size > 1, **params)
         predictor.fit(archs, y)
         if distributed.is_main_process():
             predictor.save(args.out)
@@ -589,7 +593,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-members", dest="n_members", type=_POSITIVE, default=None, help="ensemble size")
     p.add_argument("--lr", type=_in(NUMERIC_PARAMS["lr"]), default=None)
     p.add_argument("--batch-size", dest="batch_size", type=_POSITIVE, default=None,
-                   help="labelled archs per step (default: 32); under torchrun the global batch, split over the ranks")
+                   help="labelled archs per training step (default: 32)")
     p.add_argument("--dropout", type=_in(NUMERIC_PARAMS["dropout"]), default=None,
                    help="dropout between the encoder's layers (default: 0.1)")
     p.add_argument("--loss", default=None, help="ranking loss spec, e.g. pairwise_logistic or mse+listnet")

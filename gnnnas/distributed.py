@@ -1,22 +1,26 @@
 """Data-parallel training on torch.distributed: one predictor fitted by several processes.
 
-Launch with torchrun (``torchrun --nproc-per-node K -m gnnnas train ...``) or initialise a
-process group yourself before ``Predictor.fit``: the fit then wraps its model in
-:class:`torch.nn.parallel.DistributedDataParallel`. Every rank holds the whole training set and
-draws the same global batch order from the seed (a seed of ``None`` is drawn on rank 0 and
-broadcast); each rank runs the forward pass on its shard of every global batch
+``Predictor(data_parallel=True)`` inside an initialised process group of several ranks (e.g.
+``torchrun --nproc-per-node K -m gnnnas train ...``, which sets it) wraps the fit's model in
+:class:`torch.nn.parallel.DistributedDataParallel`. Every rank holds the whole training set (a
+digest of labels and module hashes is compared across ranks first) and draws the same global
+batch order from the seed; each rank runs the forward pass on its shard of every global batch
 (``torch.tensor_split`` of the batch, in rank order), and the ranking loss is computed on the
-whole batch's scores, all-gathered with autograd.
-A pairwise ranking loss compares architectures across shards, so one step equals the
-single-process step on the same global batch: the all-gather's backward sums each rank's share
-of the gradient over the ranks and DDP's average divides that sum again (checked to float
-tolerance by ``tests/test_distributed.py``, gloo backend, 2 CPU processes).
+whole batch's scores, all-gathered with autograd. A pairwise ranking loss compares architectures
+across shards, so one step's gradient equals the single-process gradient on the same global
+batch: the all-gather's backward sums each rank's share over the ranks and DDP's average divides
+that sum again (``tests/test_distributed.py``, gloo, 2 CPU processes, with SGD to float
+tolerance). With AdamW the weights drift apart all the same: the pairwise loss ignores a constant
+shift, so some bias gradients are zero in exact arithmetic and Adam turns their float noise,
+which depends on how the batch is summed, into steps of +-lr (measured: the two checkpoints rank
+all NB201 cells with tau .976 between them and .8204 / .8200 against the labels,
+``benchmarks/results/ddp.md``).
 
 What is not split: validation (every rank scores the whole validation set; rank 0's early-stopping
 decision is broadcast so that all ranks stop at the same epoch) and the pre-training stage (run
-whole on each rank, which gives the same encoder on every rank from the same seed). Dropout draws
-its masks per rank, so with ``dropout > 0`` a K-process fit differs from a one-process fit as
-another seed would. Backends: gloo on CPU, NCCL on CUDA (each rank on ``cuda:LOCAL_RANK``).
+whole on each rank, the same on every rank from the same seed). Dropout draws its masks per rank,
+so with ``dropout > 0`` a K-process fit differs from a one-process fit as another seed would.
+Backends: gloo on CPU, NCCL on CUDA (each rank on ``cuda:LOCAL_RANK``).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["all_ranks_agree", "broadcast_seed", "gather_batch_scores", "init_from_env", "is_main_process",
-           "shard", "world"]
+__all__ = ["all_ranks_agree", "check_same_data", "gather_batch_scores", "init_from_env", "is_main_process",
+           "rank_device", "shard", "world"]
 
 
 def world() -> tuple[int, int]:
@@ -42,38 +46,74 @@ def is_main_process() -> bool:
     return world()[0] == 0
 
 
-def init_from_env(device: str = "auto") -> bool:
+def init_from_env(device: str = "auto") -> str | None:
     """Initialise the default process group from torchrun's environment, if there is one.
 
-    Reads ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` (set by
-    torchrun). Backend: NCCL when ``device`` is CUDA (or ``"auto"`` with CUDA present), which also
-    selects ``cuda:LOCAL_RANK`` as this process's device, else gloo. Returns True when it
-    initialised a group (the caller then destroys it), False when ``WORLD_SIZE`` is unset or 1 or
-    a group already exists.
+    Reads ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR`` and
+    ``MASTER_PORT`` (set by torchrun). Backend: NCCL for ``device="cuda"``, and for ``"auto"`` when
+    this node has a GPU per local rank; each rank then uses ``cuda:LOCAL_RANK``. Otherwise gloo
+    (CPU). Returns the backend's name when it initialised a group (the caller destroys it), None
+    when ``WORLD_SIZE`` is unset or 1 or a group already exists.
 
     Raises:
-        RuntimeError: ``WORLD_SIZE`` is above 1 and torch.distributed is not available.
+        RuntimeError: ``WORLD_SIZE`` is above 1 and torch.distributed is not available, or
+            ``device="cuda"`` with fewer GPUs than local ranks.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1 or (dist.is_available() and dist.is_initialized()):
-        return False
+        return None
     if not dist.is_available():
         raise RuntimeError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
-    cuda = torch.cuda.is_available() and str(device) != "cpu"
-    if cuda:
+    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if str(device).startswith("cuda") and gpus < local_ranks:
+        raise RuntimeError(f"device cuda with {local_ranks} processes on this node needs as many GPUs; "
+                           f"found {gpus}")
+    backend = "nccl" if str(device) != "cpu" and gpus >= local_ranks else "gloo"
+    if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return True
+    dist.init_process_group(backend=backend)
+    return backend
 
 
-def broadcast_seed(seed: int | None) -> int | None:
-    """The same seed on every rank: ``seed`` itself, or for ``None`` one drawn on rank 0."""
+def rank_device(device: torch.device) -> torch.device:
+    """The device of this rank in a data-parallel fit: ``cuda`` becomes ``cuda:LOCAL_RANK``.
+
+    Raises:
+        ValueError: an explicit CUDA index (``cuda:1``), which would put every rank on one GPU.
+    """
+    if device.type != "cuda":
+        return device
+    if device.index is not None:
+        raise ValueError(f"device {str(device)!r} in a data-parallel fit would put every rank on one GPU; pass "
+                         "device='cuda' (each rank uses cuda:LOCAL_RANK)")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())))
+
+
+def _collective_device() -> torch.device:
+    """Where small control tensors live for a collective: NCCL only moves CUDA tensors."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def check_same_data(digest: bytes) -> None:
+    """Raise on every rank unless every rank passed the same ``digest`` (of its training data).
+
+    Raises:
+        ValueError: the ranks disagree (each rank raises, so none waits for the others).
+    """
     rank, size = world()
-    if size == 1 or seed is not None:
-        return seed
-    value = torch.tensor([int(torch.randint(0, 2**31 - 1, ()).item()) if rank == 0 else 0], dtype=torch.int64)
-    dist.broadcast(value, src=0)
-    return int(value.item())
+    if size == 1:
+        return
+    value = torch.tensor([int.from_bytes(digest[:8], "little", signed=True)], dtype=torch.int64,
+                         device=_collective_device())
+    parts = [torch.empty_like(value) for _ in range(size)]
+    dist.all_gather(parts, value)
+    different = [r for r, part in enumerate(parts) if int(part.item()) != int(parts[0].item())]
+    if different:
+        raise ValueError(f"a data-parallel fit needs the same archs and labels on every rank; ranks {different} "
+                         "differ from rank 0")
 
 
 def all_ranks_agree(flag: bool) -> bool:
@@ -81,7 +121,7 @@ def all_ranks_agree(flag: bool) -> bool:
     rank, size = world()
     if size == 1:
         return flag
-    value = torch.tensor([int(flag)], dtype=torch.int64)
+    value = torch.tensor([int(flag)], dtype=torch.int64, device=_collective_device())
     dist.broadcast(value, src=0)
     return bool(value.item())
 

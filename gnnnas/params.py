@@ -81,7 +81,7 @@ NUMERIC_PARAMS: dict[str, Range] = {
     "num_threads": Range(1, integer=True, optional=True, also=((-1, "every CPU"),)),
 }
 BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "contract_identities",
-               "bootstrap", "hypernetwork", "verbose")
+               "bootstrap", "hypernetwork", "data_parallel", "verbose")
 
 #: Names of the built-in encoder convolutions (:data:`gnnnas.nn.convs.CONVS`, which imports
 #: torch-geometric; kept here so ``gnnnas --help`` lists them without importing torch).

@@ -38,6 +38,17 @@ class CheckpointError(ValueError):
     """A checkpoint file is corrupt, of another space, or from an incompatible version."""
 
 
+def _data_digest(graphs: Sequence[ArchGraph], y: np.ndarray) -> bytes:
+    """SHA-256 of the labels and the archs' module hashes: what every rank of a data-parallel fit
+    must hold alike."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+    for graph in graphs:
+        digest.update(graph.canonical_hash().encode())
+    return digest.digest()
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> CUDA when present, else CPU (decided when called, never at import).
 
@@ -157,6 +168,11 @@ class Predictor(BaseEstimator):
         pretrain_epochs, pretrain_batch_size: the pre-training schedule (AdamW, ``lr``,
             ``weight_decay``, cosine decay).
         device: ``"auto"`` (CUDA if present, else CPU; decided in ``fit``), ``"cpu"``, ``"cuda"``.
+        data_parallel: inside an initialised torch.distributed process group of several ranks,
+            ``fit`` is a collective: every rank calls it with the same data and seed, and it
+            trains with DistributedDataParallel, each rank on its shard of every global batch
+            (:mod:`gnnnas.distributed`; ``torchrun ... -m gnnnas train`` sets it). No effect in
+            one process. Not with ``hypernetwork=True`` yet.
         num_threads: torch intra-op threads while fitting and predicting on CPU (set for the
             call, then restored); ``None`` leaves torch's setting. 1 by default: batches of a
             few dozen small graphs gain nothing from more threads, and on a machine shared with
@@ -218,6 +234,7 @@ class Predictor(BaseEstimator):
         pretrain_epochs: int = 10,
         pretrain_batch_size: int = 256,
         device: str = "auto",
+        data_parallel: bool = False,
         num_threads: int | None = 1,
         seed: int | None = 0,
         verbose: bool = False,
@@ -261,6 +278,7 @@ class Predictor(BaseEstimator):
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_batch_size = pretrain_batch_size
         self.device = device
+        self.data_parallel = data_parallel
         self.num_threads = num_threads
         self.seed = seed
         self.verbose = verbose
@@ -327,14 +345,13 @@ class Predictor(BaseEstimator):
         (instead of ``unlabelled_archs`` samples drawn from the space) and the pre-training pool
         (instead of the space's archs, see ``pretrain``); ignored without either.
 
-        Data-parallel: inside an initialised torch.distributed process group of several ranks
-        (e.g. under ``torchrun``), every rank calls ``fit`` with the same data and the fit trains
-        with DistributedDataParallel, each rank on its shard of every global batch
-        (:mod:`gnnnas.distributed`); all ranks end with the same weights.
+        Data-parallel (``data_parallel=True`` inside a torch.distributed process group of
+        several ranks): every rank calls ``fit`` with the same data; all end with the same weights.
 
         Raises:
             ValueError: a hyperparameter is of the wrong type or out of range (the message names
-                it), ``hypernetwork=True`` in a data-parallel fit (not supported yet),
+                it), a data-parallel fit with ``hypernetwork=True`` or ``seed=None``, or whose
+                ranks hold different data,
                 ``device`` is CUDA where CUDA is not available, an arch is not of this
                 space, or ``y`` is not a 1-D array of real numbers, one per arch, finite, not
                 all equal and small enough to standardise (mean and std must not overflow).
@@ -359,17 +376,23 @@ class Predictor(BaseEstimator):
             if not (np.isfinite(y.mean()) and np.isfinite(y.std())):
                 raise ValueError("labels too large to standardise: their mean or std overflows float64; rescale y")
 
-        if self.hypernetwork and distributed.world()[1] > 1:
-            raise ValueError("hypernetwork=True does not train data-parallel yet (its task runs outside the DDP "
-                             "forward pass); fit it in one process, or with hypernetwork=False")
         device = resolve_device(self.device)
+        parallel = self.data_parallel and distributed.world()[1] > 1
+        if parallel:
+            if self.hypernetwork:
+                raise ValueError("the hypernetwork task (hypernetwork=) does not train data-parallel yet (it runs "
+                                 "outside the DDP forward pass); fit it in one process")
+            if self.seed is None:
+                raise ValueError("a data-parallel fit needs a seed= (every rank must draw the same batches)")
+            device = distributed.rank_device(device)
+            distributed.check_same_data(_data_digest(graphs, y))
         with cpu_threads(self.num_threads, device):
             # recorded in benchmark results: what the fit really ran with (None on a GPU)
             self.threads_used_ = torch.get_num_threads() if device.type == "cpu" else None
-            return self._fit(graphs, y, space, device, unlabelled)
+            return self._fit(graphs, y, space, device, unlabelled, parallel)
 
     def _fit(self, graphs: list[ArchGraph], y: np.ndarray, space: SearchSpace, device: torch.device,
-             unlabelled: Sequence[Any] | None) -> Predictor:
+             unlabelled: Sequence[Any] | None, parallel: bool = False) -> Predictor:
         start = time.perf_counter()
         self.space_ = space
         self.cell_sequence_ = graphs[0].cell_sequence
@@ -393,10 +416,9 @@ class Predictor(BaseEstimator):
         self.proxy_shape_ = (self.proxy_.in_channels, self.proxy_.num_classes) if self.proxy_ is not None else None
         self.models_ = []
         self.history_ = []
-        base_seed = distributed.broadcast_seed(self.seed)  # every rank of a data-parallel fit draws alike
         for member in range(self.n_members):
-            seed = None if base_seed is None else int(base_seed) * 1000 + member
-            model, history = self._fit_member(batch, target, seed, device, hyper_pool, encoder_state)
+            seed = None if self.seed is None else int(self.seed) * 1000 + member
+            model, history = self._fit_member(batch, target, seed, device, hyper_pool, encoder_state, parallel)
             self.models_.append(model)
             self.history_.append(history)
         self.device_ = device
@@ -538,7 +560,8 @@ class Predictor(BaseEstimator):
         )
 
     def _fit_member(self, batch: DenseGraphBatch, target: torch.Tensor, seed: int | None, device,
-                    hyper_pool: DenseGraphBatch | None = None, encoder_state: dict | None = None):
+                    hyper_pool: DenseGraphBatch | None = None, encoder_state: dict | None = None,
+                    parallel: bool = False):
         rng = np.random.default_rng(seed)
         if seed is not None:
             torch.manual_seed(seed)
@@ -555,9 +578,8 @@ class Predictor(BaseEstimator):
         if encoder_state is not None:
             model.encoder.load_state_dict(encoder_state)
         model = model.to(device)
-        _, world_size = distributed.world()
         stepped = model
-        if world_size > 1:  # DDP; find_unused_parameters: e.g. the cell-context layer on one-cell spaces
+        if parallel:  # DDP; find_unused_parameters: e.g. the cell-context layer on one-cell spaces
             from torch.nn.parallel import DistributedDataParallel
 
             stepped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
@@ -592,7 +614,7 @@ class Predictor(BaseEstimator):
                 idx = order[k : k + bs]
                 if len(idx) < 2:
                     continue
-                if world_size > 1:
+                if parallel:
                     # this rank's shard of the global batch; the loss sees every rank's scores. A rank
                     # with an empty shard runs one arch and keeps none of it, so that DDP sees every rank
                     mine, sizes = distributed.shard(idx)

@@ -18,6 +18,8 @@ import torch
 import gnnnas
 from gnnnas import distributed
 
+pytestmark = pytest.mark.xdist_group("multiprocess")  # one worker runs the multi-process tests
+
 WORKER = textwrap.dedent("""
     import json, sys
     import numpy as np, torch, gnnnas
@@ -37,14 +39,22 @@ WORKER = textwrap.dedent("""
     y = rng.normal(size=40) + np.array([a.num_parametric_ops for a in archs])
     # 30 labels train: batches of 13, 13, 4 (shards 7/6, 7/6, 2/2); validation every 10 epochs
     pred = gnnnas.Predictor(space=space, epochs=30, dropout=0.0, batch_size=13, lr=0.05, seed=3,
-                            validation_fraction=0.25, early_stopping_patience=1, hidden_dim=16, num_layers=2)
+                            validation_fraction=0.25, early_stopping_patience=1, hidden_dim=16, num_layers=2,
+                            data_parallel=True)
     pred.fit(archs, y)
-    try:
-        gnnnas.Predictor(space=space, hypernetwork=True, epochs=1).fit(archs, y)
-        refused = None
-    except ValueError as error:
-        refused = str(error)
     rank, size = distributed.world()
+    refused = []
+    for params, data in [({"hypernetwork": True}, (archs, y)), ({"seed": None}, (archs, y)),
+                         ({}, (archs[: 20 + rank], y[: 20 + rank]))]:  # rank 1 holds other data
+        try:
+            gnnnas.Predictor(space=space, epochs=1, data_parallel=True, **params).fit(*data)
+            refused.append(None)
+        except ValueError as error:
+            refused.append(str(error))
+    if rank == 0:  # without data_parallel a fit is not a collective: rank 0 fits alone
+        gnnnas.Predictor(space=space, epochs=1).fit(archs, y)
+    if started:
+        torch.distributed.barrier()
     state = {k: v.tolist() for k, v in pred.models_[0].state_dict().items()}
     with open(f"{out}.{rank}.json", "w") as handle:
         json.dump({"size": size, "state": state, "epochs": len(pred.history_[0]), "refused": refused}, handle)
@@ -79,8 +89,11 @@ def test_data_parallel_fit_equals_one_process(space, tmp_path):
     single = json.loads((tmp_path / "single.0.json").read_text())
     ranks = [json.loads((tmp_path / f"ddp.{r}.json").read_text()) for r in (0, 1)]
     assert single["size"] == 1 and [r["size"] for r in ranks] == [2, 2]
-    assert single["refused"] is None
-    assert all("hypernetwork=True does not train data-parallel" in r["refused"] for r in ranks)
+    assert single["refused"] == [None, None, None]  # one process: data_parallel has no effect
+    for rank in ranks:  # refused on every rank, so that no rank waits for the others
+        assert "hypernetwork task (hypernetwork=) does not train data-parallel" in rank["refused"][0]
+        assert "needs a seed=" in rank["refused"][1]
+        assert "ranks [1] differ from rank 0" in rank["refused"][2]
     # early stopping: every rank stops where the single process does (patience 1 stops at epoch 20
     # or runs on; either way the same)
     assert ranks[0]["epochs"] == ranks[1]["epochs"] == single["epochs"]
@@ -115,11 +128,14 @@ def test_torchrun_train_writes_one_checkpoint_from_rank_zero(tmp_path):
 def test_one_process_helpers_are_the_identity():
     """Outside a process group: rank 0 of 1, the shard is the batch, gathering returns it."""
     assert distributed.world() == (0, 1) and distributed.is_main_process()
-    assert distributed.init_from_env() is False  # WORLD_SIZE unset
+    assert distributed.init_from_env() is None  # WORLD_SIZE unset
     idx = torch.arange(7)
     mine, sizes = distributed.shard(idx)
     assert torch.equal(mine, idx) and sizes == [7]
     scores = torch.randn(7, requires_grad=True)
     assert distributed.gather_batch_scores(scores, sizes) is scores
-    assert distributed.broadcast_seed(None) is None and distributed.broadcast_seed(5) == 5
     assert distributed.all_ranks_agree(True) is True
+    distributed.check_same_data(b"anything")  # nothing to compare with
+    assert distributed.rank_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="would put every rank on one GPU"):
+        distributed.rank_device(torch.device("cuda", 1))

@@ -6,6 +6,8 @@ import pytest
 from gnnnas import harness
 from gnnnas.protocols import get_protocol
 
+pytestmark = pytest.mark.xdist_group("multiprocess")  # one local Ray at a time, beside the torchrun tests
+
 
 @pytest.fixture(scope="module")
 def ray_cluster():

@@ -7,7 +7,6 @@ import re
 import struct
 import subprocess
 import sys
-import time
 from collections import OrderedDict, defaultdict
 
 import numpy as np
@@ -213,10 +212,8 @@ def test_shared_objects_are_built_once_and_depth_is_bounded(tmp_path):
     path.write_bytes(_legacy(body))
     assert path.stat().st_size < 250
     for use_torch in (True, False):
-        start = time.perf_counter()
         out = load_pickle(path, use_torch=use_torch)
-        assert time.perf_counter() - start < 1.0
-        for _ in range(20):
+        for _ in range(20):  # shared all the way down: built once, not as a 2^20-tuple tree
             assert out[0] is out[1]
             out = out[0]
         assert out == ()
