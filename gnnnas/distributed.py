@@ -103,7 +103,7 @@ def check_same_data(digest: bytes) -> None:
     Raises:
         ValueError: the ranks disagree (each rank raises, so none waits for the others).
     """
-    rank, size = world()
+    _, size = world()
     if size == 1:
         return
     value = torch.tensor([int.from_bytes(digest[:8], "little", signed=True)], dtype=torch.int64,
@@ -118,7 +118,7 @@ def check_same_data(digest: bytes) -> None:
 
 def all_ranks_agree(flag: bool) -> bool:
     """Rank 0's ``flag`` on every rank (e.g. "stop early"), so that no rank runs a step alone."""
-    rank, size = world()
+    _, size = world()
     if size == 1:
         return flag
     value = torch.tensor([int(flag)], dtype=torch.int64, device=_collective_device())
@@ -143,7 +143,7 @@ def gather_batch_scores(local: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     Differentiable: the backward pass gives each rank the gradient of its own part summed over the
     ranks (parts are zero-padded to the largest size for the collective).
     """
-    rank, size = world()
+    _, size = world()
     if size == 1:
         return local
     longest = max(sizes)

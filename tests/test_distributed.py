@@ -65,7 +65,7 @@ WORKER = textwrap.dedent("""
 
 def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -115,7 +115,7 @@ def test_torchrun_train_writes_one_checkpoint_from_rank_zero(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["model.gnnnas"]  # no file of rank 1
     assert done.stdout.count("trained on 60 nb201 archs on 2 ranks (DistributedDataParallel)") == 1
     single = subprocess.run([sys.executable, "-m", "gnnnas", *common, str(tmp_path / "single.gnnnas"), "--quiet"],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, check=False)
     assert single.returncode == 0, single.stderr
     bench = gnnnas.get_space("nb201")
     rng = np.random.default_rng(1)
