@@ -108,11 +108,11 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps({"init_scale": scale, "fits": fits}, indent=1))
     lines = ["# ResGatedGCN on DARTS: embedding scale and short fits", "",
-             "Scale: largest |graph embedding| of a freshly built encoder (torch seed 0) on 32 sampled cells "
+             ("Scale: largest |graph embedding| of a freshly built encoder (torch seed 0) on 32 sampled cells "
              "(seed 0). Fits: PDARTS seed-0 split, 100 labels, test = the other 625 cells, default "
              f"hyperparameters but {args.epochs} epochs, 1 thread; `normed context` = parameter-free layer norm "
              "of the previous cell's pooled embedding before the context layer (a candidate fix, not in the "
-             "package). Loss: pairwise logistic per epoch (0.69 = constant scores).", "",
+             "package). Loss: pairwise logistic per epoch (0.69 = constant scores)."), "",
              "| conv | NB201 embedding max | DARTS embedding max |", "| --- | --- | --- |"]
     by = {(r["space"], r["conv"]): r["embedding_max_abs"] for r in scale}
     for conv in sorted({r["conv"] for r in scale}):

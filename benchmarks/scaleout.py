@@ -79,8 +79,8 @@ def main(argv=None) -> int:
               f"{loads['ray'][1]:.1f}."), "",
              "| backend | wall s | sum of fit s | speed-up |", "| --- | --- | --- | --- |",
              f"| local | {local_s:.0f} | {result['fit_seconds_sum']['local']:.0f} | 1.00x |",
-             f"| Ray, {args.workers} workers | {ray_s:.0f} | {result['fit_seconds_sum']['ray']:.0f} | "
-             f"{local_s / ray_s:.2f}x |", "",
+             (f"| Ray, {args.workers} workers | {ray_s:.0f} | {result['fit_seconds_sum']['ray']:.0f} | "
+              f"{local_s / ray_s:.2f}x |"), "",
              (f"Same numbers: {sum(same)} of {n} records have equal Kendall tau, Spearman rho and precision@5% "
               f"(bit for bit). Overhead: (Ray wall x {args.workers} - local wall) / tasks = "
               f"{result['overhead_worker_seconds_per_task']:.1f} worker-seconds per task (fits running two at a time "
