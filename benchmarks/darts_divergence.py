@@ -99,7 +99,11 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--convs", default="resgated,gcn")
     parser.add_argument("--out", default=str(RESULTS / "darts_divergence"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the JSON")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        plot(json.loads(Path(args.out).with_suffix(".json").read_text()), Path(args.out))
+        return 0
     import torch
 
     torch.set_num_threads(1)
@@ -123,8 +127,30 @@ def main(argv=None) -> int:
         lines.append(f"| {r['conv']} | {'normed' if r['normed_context'] else 'as is'} | {r['kendall_tau']:.3f} | "
                      f"{r['max_epoch_loss']:.3g} | {r['last_epoch_loss']:.3g} | {r['fit_seconds']:.0f} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    plot({"init_scale": scale, "fits": fits}, out)
     print("\n".join(lines))
     return 0
+
+
+def plot(result: dict, out: Path) -> None:
+    """Largest |graph embedding| at initialisation per conv, NB201 beside DARTS (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by = {(r["space"], r["conv"]): r["embedding_max_abs"] for r in result["init_scale"]}
+    convs = sorted({c for _, c in by})
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for k, space in enumerate(("nb201", "darts")):
+        ax.bar([i + 0.4 * k for i in range(len(convs))], [by[space, c] for c in convs], width=0.4, label=space)
+    ax.set_xticks([i + 0.2 for i in range(len(convs))], convs)
+    ax.set_yscale("log")
+    ax.set_ylabel("max |graph embedding| at init")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,11 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "ddp"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the JSON")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        plot(json.loads(Path(args.out).with_suffix(".json").read_text()), Path(args.out))
+        return 0
     import numpy as np
 
     import gnnnas
@@ -109,8 +113,31 @@ def main(argv=None) -> int:
                    "tests/test_distributed.py checks the claim on the gradients, step for step, with SGD (equal to "
                    "1e-4 relative after 30 epochs).")]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    plot(result, out)
     print("\n".join(lines))
     return 0
+
+
+def plot(result: dict, out: Path) -> None:
+    """Seconds per epoch of each run, one bar each, the rounds as dots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["table"])
+    fig, ax = plt.subplots(figsize=(7, 3))
+    per_epoch = [result["table"][n]["seconds_per_epoch"] for n in names]
+    ax.barh(range(len(names)), per_epoch, color="#4c72b0")
+    for i, n in enumerate(names):
+        ax.plot([s / result["epochs"] for s in result["table"][n]["seconds"]], [i] * len(result["table"][n]["seconds"]),
+                "k.")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("seconds per epoch (fit, NB201, %d labels)" % result["train_size"])
+    ax.set_title("gnnnas train: DDP over gloo vs one process (CPU)")
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default=None, help="comma-separated (default: the protocol's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "scaleout"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the JSON")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        plot(json.loads(Path(args.out).with_suffix(".json").read_text()), Path(args.out))
+        return 0
     import ray
 
     from gnnnas import harness
@@ -86,8 +90,33 @@ def main(argv=None) -> int:
               f"{result['overhead_worker_seconds_per_task']:.1f} worker-seconds per task (fits running two at a time "
               "on two cores also slow each other: compare the sums of fit seconds).")]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    plot(result, out)
     print("\n".join(lines))
     return 0
+
+
+def plot(result: dict, out: Path) -> None:
+    """Wall time of each backend, and each record's Kendall tau local vs Ray (the diagonal)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    left.bar(["local", f"Ray, {result['workers']} workers"], [result["local_wall_seconds"], result["ray_wall_seconds"]],
+             color=["#999999", "#4c72b0"])
+    left.set_ylabel("wall seconds, %d tasks" % result["tasks"])
+    left.set_title(f"P201 table: {result['speed_up']:.2f}x")
+    local = [r["kendall_tau"] for r in result["records"]["local"]]
+    remote = [r["kendall_tau"] for r in result["records"]["ray"]]
+    right.plot(local, remote, "o", ms=3)
+    right.plot([min(local), max(local)], [min(local), max(local)], "k-", lw=0.5)
+    right.set_xlabel("Kendall tau, local")
+    right.set_ylabel("Kendall tau, Ray")
+    right.set_title(f"{result['records_equal']} of {result['tasks']} records equal")
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
