@@ -133,7 +133,7 @@ def plot(result: dict, out: Path) -> None:
         ax.plot([s / result["epochs"] for s in result["table"][n]["seconds"]], [i] * len(result["table"][n]["seconds"]),
                 "k.")
     ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("seconds per epoch (fit, NB201, %d labels)" % result["train_size"])
+    ax.set_xlabel(f"seconds per epoch (fit, NB201, {result['train_size']} labels)")
     ax.set_title("gnnnas train: DDP over gloo vs one process (CPU)")
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=120)

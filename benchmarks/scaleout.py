@@ -105,7 +105,7 @@ def plot(result: dict, out: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
     left.bar(["local", f"Ray, {result['workers']} workers"], [result["local_wall_seconds"], result["ray_wall_seconds"]],
              color=["#999999", "#4c72b0"])
-    left.set_ylabel("wall seconds, %d tasks" % result["tasks"])
+    left.set_ylabel(f"wall seconds, {result['tasks']} tasks")
     left.set_title(f"P201 table: {result['speed_up']:.2f}x")
     local = [r["kendall_tau"] for r in result["records"]["local"]]
     remote = [r["kendall_tau"] for r in result["records"]["ray"]]
