@@ -121,3 +121,11 @@ def toy_bench(n: int = 120):
     archs = [space.sample(rng) for _ in range(n)]
     y = np.array([a.prune().num_parametric_ops for a in archs], dtype=float) + rng.normal(0, 0.1, n)
     return Benchmark("toy", space, "y", archs, y, [space.format(a) for a in archs])
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``--dist loadgroup``) the tests that need the NB101 enumeration run on
+    one worker, so that the space is enumerated once (minutes) and the others read the cache."""
+    for item in items:
+        if "nb101_cache" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("nb101_enumeration"))
