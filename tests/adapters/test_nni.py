@@ -41,11 +41,14 @@ def test_nni_samples_round_trip(nni, nb201, split):
 
 
 def test_evaluator_through_nni_model_space(nni, nb201, split, model):
+    # gnnnas's adapter first, as a user would: it imports NNI's evaluator module without PyTorch
+    # Lightning (not installed here), after which NNI's own import below finds it loaded
+    from gnnnas.adapters import PredictorEvaluator
+
+    # isort: split
     from nni.mutable import Categorical, MutableDict
     from nni.nas.evaluator import Evaluator
     from nni.nas.space import RawFormatModelSpace
-
-    from gnnnas.adapters import PredictorEvaluator
 
     _, test = split
     evaluator = PredictorEvaluator(model)
