@@ -6,6 +6,7 @@ Progress lines come from :mod:`gnnnas.progress`, on stderr, when a command asks 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -172,55 +173,66 @@ def _predictor_params(args: argparse.Namespace) -> dict:
     params = {}
     for name in ("epochs", "hidden_dim", "num_layers", "conv", "n_members", "lr", "batch_size", "dropout", "loss",
                  "device", "hypernetwork",
-                 "num_threads", "pretrain", "pretrained", "pretrain_archs", "pretrain_epochs"):
+                 "num_threads", "pretrain", "pretrained", "pretrain_archs", "pretrain_epochs", "pretrain_batch_size"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
     return params
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _torchrun_group(args: argparse.Namespace):
+    """Under torchrun (WORLD_SIZE > 1): the process group for one data-parallel run over the ranks,
+    destroyed afterwards. Yields ``(rank, world size, predictor params)``; gloo's ranks train on
+    the CPU even where a GPU is present."""
     from gnnnas import distributed
-    from gnnnas.predictor import Predictor
 
-    # under torchrun (WORLD_SIZE > 1): one data-parallel fit over the ranks, rank 0 writes the file
     backend = distributed.init_from_env(args.device or "auto")
-    started = backend is not None
     try:
         rank, size = distributed.world()
-        space, archs, y = _training_data(args)
         params = _predictor_params(args)
         if backend == "gloo":
-            params["device"] = "cpu"  # gloo's ranks train on the CPU even where a GPU is present
-        predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet and rank == 0,
-                              data_parallel=size > 1, **params)
-        predictor.fit(archs, y)
-        if distributed.is_main_process():
-            predictor.save(args.out)
-            ranks = f" on {size} ranks (DistributedDataParallel)" if size > 1 else ""
-            print(f"trained on {len(y)} {space.name} archs{ranks} in {predictor.fit_seconds_:.1f} s -> {args.out}")
+            params["device"] = "cpu"
+        yield rank, size, params
     finally:
-        if started:
+        if backend is not None:
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gnnnas.predictor import Predictor
+
+    with _torchrun_group(args) as (rank, size, params):  # rank 0 writes the file
+        space, archs, y = _training_data(args)
+        predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet and rank == 0,
+                              data_parallel=size > 1, **params)
+        predictor.fit(archs, y)
+        if rank == 0:
+            predictor.save(args.out)
+            ranks = f" on {size} ranks (DistributedDataParallel)" if size > 1 else ""
+            print(f"trained on {len(y)} {space.name} archs{ranks} in {predictor.fit_seconds_:.1f} s -> {args.out}")
     return 0
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from gnnnas.predictor import Predictor
 
-    space = gnnnas.get_space(args.space)
-    pool = _read_archs_csv(args.csv, args.arch_column, None, space)[0] if args.csv else None
-    predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet, pretrain=args.pretext,
-                          **_predictor_params(args))
-    predictor.pretrain_only(unlabelled=pool)
-    predictor.save_encoder(args.out)
-    info = predictor.pretrained_encoder_.pretrain
-    last = info["history"][-1]
-    losses = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
-    print(f"pre-trained a {space.name} encoder on {info['archs']} archs ({args.pretext}, {info['epochs']} epochs, "
-          f"{info['seconds']:.1f} s; last epoch: {losses}) -> {args.out}")
+    with _torchrun_group(args) as (rank, size, params):  # rank 0 writes the file
+        space = gnnnas.get_space(args.space)
+        pool = _read_archs_csv(args.csv, args.arch_column, None, space)[0] if args.csv else None
+        predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet and rank == 0,
+                              pretrain=args.pretext, data_parallel=size > 1, **params)
+        predictor.pretrain_only(unlabelled=pool)
+        if rank == 0:
+            predictor.save_encoder(args.out)
+            info = predictor.pretrained_encoder_.pretrain
+            last = info["history"][-1]
+            losses = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
+            ranks = f" on {size} ranks (DistributedDataParallel)" if size > 1 else ""
+            print(f"pre-trained a {space.name} encoder on {info['archs']} archs{ranks} ({args.pretext}, "
+                  f"{info['epochs']} epochs, {info['seconds']:.1f} s; last epoch: {losses}) -> {args.out}")
     return 0
 
 
@@ -695,7 +707,9 @@ def build_parser() -> argparse.ArgumentParser:
         "pretrain", help="pre-train an encoder on the space's unlabelled archs (no labels) and write it",
         notes="The pool: every arch of a finite space of at most --archs archs (NB201: all 15,625), else --archs\n"
               "seeded samples, or the archs of --csv. Use the file with `gnnnas train --pretrained FILE` or\n"
-              "Predictor(pretrained=FILE); its encoder shape (--hidden-dim, --num-layers, --conv) must match.")
+              "Predictor(pretrained=FILE); its encoder shape (--hidden-dim, --num-layers, --conv) must match.\n"
+              "Under torchrun (torchrun --nproc-per-node K -m gnnnas pretrain ...) the ranks share every batch\n"
+              "(DistributedDataParallel) and rank 0 writes the file.")
     pretrain.add_argument("--space", default="nb201", help="search space (default: nb201)")
     pretrain.add_argument("--pretext", default="costs+masked",
                           help="tasks joined with +, optional weights: costs, zero_cost, flow, masked, hypernetwork "
@@ -704,6 +718,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="size of the pool of unlabelled archs (default: 20,000)")
     pretrain.add_argument("--epochs", dest="pretrain_epochs", type=_POSITIVE, default=None,
                           help="passes over the pool (default: 10)")
+    pretrain.add_argument("--batch-size", dest="pretrain_batch_size", type=_in(NUMERIC_PARAMS["pretrain_batch_size"]),
+                          default=None, help="archs per step (default: 256; under torchrun the global batch)")
     pretrain.add_argument("--csv", default=None, help="CSV file with the native encodings of the pool instead")
     pretrain.add_argument("--arch-column", default="arch", help="CSV column of native encodings (default: arch)")
     pretrain.add_argument("--hidden-dim", dest="hidden_dim", type=_POSITIVE, default=None)

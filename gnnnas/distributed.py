@@ -16,22 +16,36 @@ which depends on how the batch is summed, into steps of +-lr (measured: the two 
 all NB201 cells with tau .976 between them and .8204 / .8200 against the labels,
 ``benchmarks/results/ddp.md``).
 
+Steps that run the networks several times (the hypernetwork task next to the ranking loss; the
+pretext tasks of the pre-training stage, ``gnnnas.nn.pretrain``) wrap their modules in one
+:class:`Step`, whose single forward runs the whole step: DDP expects one forward per backward.
+Their losses are means over a global batch: each rank sums its shard's part, :func:`sum_over_ranks`
+adds the parts with autograd, and every rank divides by the global count, so the loss and the
+step are again those of one process.
+
 What is not split: validation (every rank scores the whole validation set; rank 0's early-stopping
-decision is broadcast so that all ranks stop at the same epoch) and the pre-training stage (run
-whole on each rank, the same on every rank from the same seed). Dropout draws its masks per rank,
-so with ``dropout > 0`` a K-process fit differs from a one-process fit as another seed would.
-Backends: gloo on CPU, NCCL on CUDA (each rank on ``cuda:LOCAL_RANK``).
+decision is broadcast so that all ranks stop at the same epoch) and the probe targets of the
+pre-training stage (rank 0 computes them into the cache first, the others then read the cache).
+Dropout draws its masks per rank, so with ``dropout > 0`` a K-process fit differs from a
+one-process fit as another seed would. Backends: gloo on CPU, NCCL on CUDA (each rank on
+``cuda:LOCAL_RANK``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["all_ranks_agree", "check_same_data", "gather_batch_scores", "init_from_env", "is_main_process",
-           "rank_device", "shard", "world"]
+__all__ = ["Step", "all_ranks_agree", "check_same_data", "data_digest", "gather_batch_scores", "init_from_env",
+           "is_main_process", "main_process_first", "rank_device", "shard", "sum_over_ranks", "world", "wrap"]
 
 
 def world() -> tuple[int, int]:
@@ -138,7 +152,7 @@ def shard(idx: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
 
 
 def gather_batch_scores(local: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    """The whole batch's scores ``[sum(sizes)]`` from each rank's ``local`` ``[sizes[rank]]``.
+    """The whole batch's scores ``[sum(sizes), ...]`` from each rank's ``local`` ``[sizes[rank], ...]``.
 
     Differentiable: the backward pass gives each rank the gradient of its own part summed over the
     ranks (parts are zero-padded to the largest size for the collective).
@@ -147,9 +161,82 @@ def gather_batch_scores(local: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     if size == 1:
         return local
     longest = max(sizes)
-    padded = torch.cat([local, local.new_zeros(longest - len(local))]) if len(local) < longest else local
-    parts = _AllGather.apply(padded)
+    if len(local) < longest:
+        local = torch.cat([local, local.new_zeros((longest - len(local), *local.shape[1:]))])
+    parts = _AllGather.apply(local)
     return torch.cat([part[:n] for part, n in zip(parts, sizes)])
+
+
+def sum_over_ranks(local: torch.Tensor) -> torch.Tensor:
+    """Sum of every rank's ``local`` (same shape on every rank), differentiable.
+
+    For a loss that is a mean over a global batch: each rank passes the sum over its shard, and
+    every rank gets the global sum (identical on all ranks) to divide by the global count. The
+    backward pass sums the ranks' gradients of that global sum (identical: K times the gradient),
+    and DDP's average over K ranks gives each parameter exactly the one-process gradient.
+    """
+    _, size = world()
+    if size == 1:
+        return local
+    return _AllGather.apply(local).sum(0)
+
+
+class Step(nn.Module):
+    """The modules one optimiser step trains, as one module whose forward runs the step.
+
+    ``Step(encoder=..., heads=...)(compute)`` returns ``compute()``. A step that runs its networks
+    several times (a ranking loss and the hypernetwork task, several pretext tasks) is thus a
+    single forward pass for :class:`~torch.nn.parallel.DistributedDataParallel`, which expects one
+    forward per backward; ``compute`` uses the registered modules directly.
+    """
+
+    def __init__(self, **modules: nn.Module | None) -> None:
+        super().__init__()
+        for name, module in modules.items():
+            if module is not None:
+                self.add_module(name, module)
+
+    def forward(self, compute: Callable[[], Any]) -> Any:
+        return compute()
+
+
+def wrap(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` in DistributedDataParallel on ``device`` (``find_unused_parameters``: a step may
+    leave some parameters out, e.g. the cell-context layer on one-cell spaces, a head whose task
+    this batch lacks)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=True)
+
+
+def data_digest(hashes: Iterable[str], values: np.ndarray | None = None) -> bytes:
+    """SHA-256 of ``values`` (float64) and a sequence of architecture hashes: what every rank of a
+    data-parallel run must hold alike (:func:`check_same_data`)."""
+    digest = hashlib.sha256()
+    if values is not None:
+        digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    for item in hashes:
+        digest.update(item.encode())
+    return digest.digest()
+
+
+@contextmanager
+def main_process_first(active: bool = True):
+    """Rank 0 runs the body first, the other ranks after it (e.g. rank 0 fills a disk cache that
+    the others then read). A no-op outside a process group or with ``active=False``.
+
+    If rank 0 fails inside the body, the others wait at the barrier until torchrun stops them.
+    """
+    rank, size = world()
+    if not active or size == 1:
+        yield
+        return
+    if rank != 0:
+        dist.barrier()
+    yield
+    if rank == 0:
+        dist.barrier()
 
 
 class _AllGather(torch.autograd.Function):

@@ -38,17 +38,6 @@ class CheckpointError(ValueError):
     """A checkpoint file is corrupt, of another space, or from an incompatible version."""
 
 
-def _data_digest(graphs: Sequence[ArchGraph], y: np.ndarray) -> bytes:
-    """SHA-256 of the labels and the archs' module hashes: what every rank of a data-parallel fit
-    must hold alike."""
-    import hashlib
-
-    digest = hashlib.sha256(np.ascontiguousarray(y, dtype=np.float64).tobytes())
-    for graph in graphs:
-        digest.update(graph.canonical_hash().encode())
-    return digest.digest()
-
-
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> CUDA when present, else CPU (decided when called, never at import).
 
@@ -171,8 +160,9 @@ class Predictor(BaseEstimator):
         data_parallel: inside an initialised torch.distributed process group of several ranks,
             ``fit`` is a collective: every rank calls it with the same data and seed, and it
             trains with DistributedDataParallel, each rank on its shard of every global batch
-            (:mod:`gnnnas.distributed`; ``torchrun ... -m gnnnas train`` sets it). No effect in
-            one process. Not with ``hypernetwork=True`` yet.
+            (:mod:`gnnnas.distributed`; ``torchrun ... -m gnnnas train`` sets it); the
+            hypernetwork task's drawn archs and the pre-training stage are sharded the same way.
+            No effect in one process.
         num_threads: torch intra-op threads while fitting and predicting on CPU (set for the
             call, then restored); ``None`` leaves torch's setting. 1 by default: batches of a
             few dozen small graphs gain nothing from more threads, and on a machine shared with
@@ -350,8 +340,7 @@ class Predictor(BaseEstimator):
 
         Raises:
             ValueError: a hyperparameter is of the wrong type or out of range (the message names
-                it), a data-parallel fit with ``hypernetwork=True`` or ``seed=None``, or whose
-                ranks hold different data,
+                it), a data-parallel fit with ``seed=None`` or whose ranks hold different data,
                 ``device`` is CUDA where CUDA is not available, an arch is not of this
                 space, or ``y`` is not a 1-D array of real numbers, one per arch, finite, not
                 all equal and small enough to standardise (mean and std must not overflow).
@@ -379,24 +368,25 @@ class Predictor(BaseEstimator):
         device = resolve_device(self.device)
         parallel = self.data_parallel and distributed.world()[1] > 1
         if parallel:
-            if self.hypernetwork:
-                raise ValueError("the hypernetwork task (hypernetwork=) does not train data-parallel yet (it runs "
-                                 "outside the DDP forward pass); fit it in one process")
-            if self.seed is None:
-                raise ValueError("a data-parallel fit needs a seed= (every rank must draw the same batches)")
-            device = distributed.rank_device(device)
-            distributed.check_same_data(_data_digest(graphs, y))
+            device = self._parallel_device(device)
+            distributed.check_same_data(distributed.data_digest((g.canonical_hash() for g in graphs), y))
         with cpu_threads(self.num_threads, device):
             # recorded in benchmark results: what the fit really ran with (None on a GPU)
             self.threads_used_ = torch.get_num_threads() if device.type == "cpu" else None
             return self._fit(graphs, y, space, device, unlabelled, parallel)
+
+    def _parallel_device(self, device: torch.device) -> torch.device:
+        """This rank's device in a data-parallel run; refuses what would make the ranks diverge."""
+        if self.seed is None:
+            raise ValueError("a data-parallel fit needs a seed= (every rank must draw the same batches)")
+        return distributed.rank_device(device)
 
     def _fit(self, graphs: list[ArchGraph], y: np.ndarray, space: SearchSpace, device: torch.device,
              unlabelled: Sequence[Any] | None, parallel: bool = False) -> Predictor:
         start = time.perf_counter()
         self.space_ = space
         self.cell_sequence_ = graphs[0].cell_sequence
-        self.featurizer_, encoder_state = self._start_encoder(graphs, space, device, unlabelled)
+        self.featurizer_, encoder_state = self._start_encoder(graphs, space, device, unlabelled, parallel)
         batch = self.featurizer_.transform(graphs)
         hyper_pool = None
         self.proxy_ = None
@@ -443,7 +433,7 @@ class Predictor(BaseEstimator):
         return params
 
     def _start_encoder(self, graphs: list[ArchGraph], space: SearchSpace, device: torch.device,
-                       unlabelled: Sequence[Any] | None) -> tuple[GraphFeaturizer, dict | None]:
+                       unlabelled: Sequence[Any] | None, parallel: bool = False) -> tuple[GraphFeaturizer, dict | None]:
         """The fitted featurizer and the encoder weights every member starts from (``None``:
         random initialisation), from ``pretrained``, the ``pretrain`` stage, or neither."""
         from gnnnas.nn.checkpoint import featurizer_from_state
@@ -452,7 +442,7 @@ class Predictor(BaseEstimator):
         if self.pretrained is not None:
             encoder = self._load_pretrained(space)
         elif self.pretrain is not None:
-            encoder = self._pretrain(space, device, unlabelled)
+            encoder = self._pretrain(space, device, unlabelled, parallel)
         else:
             return self._new_featurizer(graphs, space).fit(graphs), None
         if tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ()):
@@ -499,10 +489,11 @@ class Predictor(BaseEstimator):
             readout=self.readout, global_mode=self.global_mode,
         )
 
-    def _pretrain(self, space: SearchSpace, device: torch.device, unlabelled: Sequence[Any] | None):
+    def _pretrain(self, space: SearchSpace, device: torch.device, unlabelled: Sequence[Any] | None,
+                  parallel: bool = False):
         from gnnnas.pretraining import pretrain_stage
 
-        return pretrain_stage(self, space, device, unlabelled)
+        return pretrain_stage(self, space, device, unlabelled, parallel)
 
     def save_encoder(self, path: str | os.PathLike) -> None:
         """Write the pre-trained encoder of the last ``fit`` (or :meth:`pretrain_only`) to
@@ -521,16 +512,24 @@ class Predictor(BaseEstimator):
         """Run only the self-supervised stage (``pretrain``), no labels needed; returns ``self``
         with ``pretrained_encoder_`` set (see :meth:`save_encoder`).
 
+        Data-parallel (``data_parallel=True`` inside a torch.distributed process group of several
+        ranks): every rank calls it alike; each runs its shard of every batch and all end with the
+        same encoder.
+
         Raises:
-            ValueError: ``pretrain`` is None, or a hyperparameter is invalid.
+            ValueError: ``pretrain`` is None, a hyperparameter is invalid, or a data-parallel run
+                has ``seed=None`` or ranks whose pools differ.
         """
         self._check_params()
         if self.pretrain is None:
             raise ValueError("pretrain_only needs pretrain=..., e.g. Predictor(pretrain='costs+masked')")
         space = self._space()
         device = resolve_device(self.device)
+        parallel = self.data_parallel and distributed.world()[1] > 1
+        if parallel:
+            device = self._parallel_device(device)
         with cpu_threads(self.num_threads, device):
-            self.pretrained_encoder_ = self._pretrain(space, device, unlabelled)
+            self.pretrained_encoder_ = self._pretrain(space, device, unlabelled, parallel)
         return self
 
     def _new_model(self) -> RankingModel:
@@ -578,12 +577,8 @@ class Predictor(BaseEstimator):
         if encoder_state is not None:
             model.encoder.load_state_dict(encoder_state)
         model = model.to(device)
-        stepped = model
-        if parallel:  # DDP; find_unused_parameters: e.g. the cell-context layer on one-cell spaces
-            from torch.nn.parallel import DistributedDataParallel
-
-            stepped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                              find_unused_parameters=True)
+        # DDP sees one forward per step: the ranking scores and the hypernetwork task's networks
+        stepped = distributed.wrap(distributed.Step(model=model), device) if parallel else None
         train_batch = batch[torch.from_numpy(train_idx)].to(device)
         train_y = target[torch.from_numpy(train_idx)].to(device)
         val_batch = batch[torch.from_numpy(val_idx)].to(device) if n_val >= 2 else None
@@ -614,19 +609,22 @@ class Predictor(BaseEstimator):
                 idx = order[k : k + bs]
                 if len(idx) < 2:
                     continue
+                hyper_step = hyper_task is not None and step % self.hyper_every == 0
                 if parallel:
-                    # this rank's shard of the global batch; the loss sees every rank's scores. A rank
-                    # with an empty shard runs one arch and keeps none of it, so that DDP sees every rank
-                    mine, sizes = distributed.shard(idx)
-                    local = stepped(train_batch[mine if len(mine) else idx[:1]])[: len(mine)]
-                    scores = distributed.gather_batch_scores(local, sizes)
+                    scores, hyper_parts = self._parallel_step(stepped, model, train_batch, idx,
+                                                              hyper_task.draw(device) if hyper_step else None)
                 else:
                     scores = model(train_batch[idx])
                 loss = loss_fn(scores, train_y[idx])
-                if hyper_task is not None and step % self.hyper_every == 0:
-                    hyper_loss, per_arch, drawn = hyper_task.draw_loss(model, device)
+                if hyper_step:
+                    if parallel:
+                        per_arch, drawn_scores = hyper_parts
+                        hyper_loss = per_arch.mean()
+                    else:
+                        hyper_loss, per_arch, drawn = hyper_task.draw_loss(model, device)
+                        drawn_scores = model(drawn) if self.proxy_rank_weight > 0 else None
                     if self.proxy_rank_weight > 0:
-                        proxy_rank = ranking_loss("pairwise_logistic")(model(drawn), -per_arch.detach())
+                        proxy_rank = ranking_loss("pairwise_logistic")(drawn_scores, -per_arch.detach())
                         loss = loss + self.proxy_rank_weight * proxy_rank
                     hyper_total += float(hyper_loss.detach())
                     hyper_steps += 1
@@ -665,6 +663,39 @@ class Predictor(BaseEstimator):
             model.load_state_dict(best_state)
         model.eval()
         return model.cpu() if device.type != "cpu" else model, history
+
+    def _parallel_step(self, stepped, model: RankingModel, train_batch: DenseGraphBatch, idx: torch.Tensor, draw):
+        """One data-parallel forward: this rank's shard of the batch's scores and, on a
+        hypernetwork step, of the drawn archs' proxy losses (and scores); all gathered from every
+        rank with autograd. ``draw``: the hypernetwork task's ``(archs, images, labels)`` or None.
+
+        Returns ``(scores [B], None or (per-arch loss [A], their scores [A] or None))``. A rank
+        with an empty shard runs one item and keeps none of it, so that DDP sees every rank.
+        """
+        from gnnnas.nn.hypertask import per_arch_loss
+
+        mine, sizes = distributed.shard(idx)
+        if draw is not None:
+            archs, images, labels = draw
+            drawn, drawn_sizes = distributed.shard(torch.arange(len(archs)))
+            drawn_run = archs[drawn if len(drawn) else torch.arange(1)]
+
+        def compute():
+            local = model(train_batch[mine if len(mine) else idx[:1]])[: len(mine)]
+            if draw is None:
+                return local, None, None
+            per_arch = per_arch_loss(model, drawn_run, images, labels)[: len(drawn)]
+            drawn_scores = model(drawn_run)[: len(drawn)] if self.proxy_rank_weight > 0 else None
+            return local, per_arch, drawn_scores
+
+        local, per_arch, drawn_scores = stepped(compute)
+        scores = distributed.gather_batch_scores(local, sizes)
+        if draw is None:
+            return scores, None
+        per_arch = distributed.gather_batch_scores(per_arch, drawn_sizes)
+        if drawn_scores is not None:
+            drawn_scores = distributed.gather_batch_scores(drawn_scores, drawn_sizes)
+        return scores, (per_arch, drawn_scores)
 
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gnnnas import distributed
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.checkpoint import PretrainedEncoder
 from gnnnas.nn.featurize import GraphFeaturizer
@@ -55,9 +56,15 @@ def pretrain_pool(predictor, space: SearchSpace, unlabelled: Sequence[Any] | Non
 
 
 def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
-                   unlabelled: Sequence[Any] | None) -> PretrainedEncoder:
+                   unlabelled: Sequence[Any] | None, data_parallel: bool = False) -> PretrainedEncoder:
     """Run (or recall from this process's memo) the self-supervised stage of ``predictor`` (a
-    :class:`~gnnnas.Predictor`, read for its hyperparameters only). Reads no label."""
+    :class:`~gnnnas.Predictor`, read for its hyperparameters only). Reads no label.
+
+    ``data_parallel``: every rank of the process group runs this with the same predictor and pool
+    (checked: each rank raises ``ValueError`` if the pools differ); the batches are sharded over the
+    ranks (:func:`gnnnas.nn.pretrain.pretrain_encoder`) and rank 0 computes the probe targets into
+    the disk cache before the others read them.
+    """
     tasks = parse_pretrain(predictor.pretrain)
     params = predictor._encoder_params(space)
     key = None
@@ -68,16 +75,20 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
         p = predictor
         key = (json_key(params), json_key(list(space.vocab.ops)), space.size, json_key(list(tasks.items())),
                p.pretrain_archs, p.pretrain_epochs, p.pretrain_batch_size, p.lr, p.weight_decay, p.dropout, p.seed,
-               torch.get_num_threads(), device.type, p.hyper_width, p.proxy_data, p.hyper_archs, p.hyper_images)
+               torch.get_num_threads(), device.type, p.hyper_width, p.proxy_data, p.hyper_archs, p.hyper_images,
+               distributed.world()[1] if data_parallel else 1)
         if key in MEMO:
             return MEMO[key]
     pool = pretrain_pool(predictor, space, unlabelled)
+    if data_parallel:
+        distributed.check_same_data(distributed.data_digest(g.canonical_hash() for g in pool))
     featurizer = predictor._new_featurizer(pool, space).fit(pool)
     if predictor.seed is not None:
         torch.manual_seed(int(predictor.seed))  # the encoder's initial weights are part of what the seed fixes
     encoder = predictor._new_encoder(featurizer.num_features, pool[0].cell_sequence)
     start = time.perf_counter()
-    targets = probe_targets(predictor, space, pool, featurizer, tasks)
+    with distributed.main_process_first(data_parallel):  # rank 0 fills the probe cache, the others read it
+        targets = probe_targets(predictor, space, pool, featurizer, tasks)
     hyper = None
     if "hypernetwork" in tasks:
         from gnnnas.data.proxy import load_proxy
@@ -92,7 +103,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
     history = pretrain_encoder(
         encoder, featurizer, pool, tasks, targets, hyper=hyper, epochs=predictor.pretrain_epochs,
         batch_size=predictor.pretrain_batch_size, lr=predictor.lr, weight_decay=predictor.weight_decay, seed=predictor.seed, device=device,
-        on_epoch=lambda r: progress.advance(status=f"loss {r['loss']:.4f}"),
+        on_epoch=lambda r: progress.advance(status=f"loss {r['loss']:.4f}"), data_parallel=data_parallel,
     )
     progress.close()
     state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
@@ -101,7 +112,8 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
         cell_sequence=pool[0].cell_sequence, state=state,
         pretrain={"tasks": tasks, "spec": predictor.pretrain, "epochs": predictor.pretrain_epochs,
                   "batch_size": predictor.pretrain_batch_size, "archs": len(pool), "seed": predictor.seed,
-                  "seconds": time.perf_counter() - start, "history": history},
+                  "seconds": time.perf_counter() - start, "history": history,
+                  "ranks": distributed.world()[1] if data_parallel else 1},
     )
     if key is not None:
         if len(MEMO) >= 4:

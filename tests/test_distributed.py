@@ -6,6 +6,7 @@ and compare with the same fit in one process on the same global batch.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -43,11 +44,31 @@ WORKER = textwrap.dedent("""
                             data_parallel=True)
     pred.fit(archs, y)
     rank, size = distributed.world()
+    states = {"fit": pred.models_[0].state_dict()}
+    if space == "nb201":  # the steps that run several networks: the hypernetwork task, pre-training
+        hyper = gnnnas.Predictor(space=space, epochs=12, dropout=0.0, batch_size=13, lr=0.05, seed=3,
+                                 validation_fraction=0.0, hidden_dim=16, num_layers=2, hypernetwork=True,
+                                 hyper_archs=5, hyper_images=8, hyper_every=2, unlabelled_archs=6,
+                                 data_parallel=True).fit(archs, y)
+        states["hypernetwork"] = hyper.models_[0].state_dict()
+        # batches of 13 archs: masks and image draws over the whole batch, 5 drawn archs split 3/2
+        pre = gnnnas.Predictor(space=space, pretrain="costs+masked+hypernetwork", pretrain_epochs=4,
+                               pretrain_batch_size=13, lr=0.05, seed=3, dropout=0.0, hidden_dim=16, num_layers=2,
+                               hyper_archs=5, hyper_images=8, data_parallel=True).pretrain_only(unlabelled=archs)
+        states["pretrain"] = pre.pretrained_encoder_.state
+        # zero_cost: rank 0 computes the probe scores into the (empty) cache, rank 1 reads them
+        probed = gnnnas.Predictor(space=space, pretrain="zero_cost", pretrain_epochs=2, pretrain_batch_size=4,
+                                  lr=0.05, seed=3, dropout=0.0, hidden_dim=16, num_layers=2,
+                                  data_parallel=True).pretrain_only(unlabelled=archs[:8])
+        states["zero_cost"] = probed.pretrained_encoder_.state
     refused = []
-    for params, data in [({"hypernetwork": True}, (archs, y)), ({"seed": None}, (archs, y)),
-                         ({}, (archs[: 20 + rank], y[: 20 + rank]))]:  # rank 1 holds other data
+    attempts = [(lambda p, d: p.fit(*d), {"seed": None}, (archs, y)),
+                (lambda p, d: p.fit(*d), {}, (archs[: 20 + rank], y[: 20 + rank])),  # rank 1 holds other data
+                (lambda p, d: p.pretrain_only(d), {"pretrain": "costs", "seed": None}, archs),
+                (lambda p, d: p.pretrain_only(d), {"pretrain": "costs", "pretrain_epochs": 1}, archs[: 20 + rank])]
+    for call, params, data in attempts:
         try:
-            gnnnas.Predictor(space=space, epochs=1, data_parallel=True, **params).fit(*data)
+            call(gnnnas.Predictor(space=space, epochs=1, data_parallel=True, **params), data)
             refused.append(None)
         except ValueError as error:
             refused.append(str(error))
@@ -55,24 +76,27 @@ WORKER = textwrap.dedent("""
         gnnnas.Predictor(space=space, epochs=1).fit(archs, y)
     if started:
         torch.distributed.barrier()
-    state = {k: v.tolist() for k, v in pred.models_[0].state_dict().items()}
+    states = {name: {k: v.tolist() for k, v in state.items()} for name, state in states.items()}
     with open(f"{out}.{rank}.json", "w") as handle:
-        json.dump({"size": size, "state": state, "epochs": len(pred.history_[0]), "refused": refused}, handle)
+        json.dump({"size": size, "states": states, "epochs": len(pred.history_[0]), "refused": refused}, handle)
     if started:
         torch.distributed.destroy_process_group()
 """)
 
 
-def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def _torchrun(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *args]
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, check=False, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
 
 @pytest.mark.parametrize("space", ["nb201", "darts"])
 def test_data_parallel_fit_equals_one_process(space, tmp_path):
-    """Same weights (to float tolerance) and same early-stopping epoch on 2 ranks as in 1 process.
+    """Same weights (to float tolerance) and same early-stopping epoch on 2 ranks as in 1 process:
+    the ranking fit, and on NB201 also a fit with the hypernetwork task and a pre-training run with
+    three pretexts (their steps run several networks inside one DDP forward), and one whose probe
+    targets rank 0 computes into the cache for rank 1.
 
     The worker swaps AdamW for SGD: Adam divides each step by the gradient's running RMS, so for a
     parameter whose gradient is zero in exact arithmetic (the output bias: a pairwise ranking loss
@@ -83,27 +107,35 @@ def test_data_parallel_fit_equals_one_process(space, tmp_path):
 
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
+    caches = {run: tmp_path / f"cache-{run}" for run in ("single", "ddp")}  # each run starts with none
     subprocess.run([sys.executable, str(script), space, "single"], cwd=tmp_path, check=True, timeout=600,
-                   capture_output=True)
-    _torchrun(str(script), space, "ddp", cwd=tmp_path)
+                   capture_output=True, env=os.environ | {"GNNNAS_CACHE": str(caches["single"])})
+    _torchrun(str(script), space, "ddp", cwd=tmp_path, env=os.environ | {"GNNNAS_CACHE": str(caches["ddp"])})
     single = json.loads((tmp_path / "single.0.json").read_text())
     ranks = [json.loads((tmp_path / f"ddp.{r}.json").read_text()) for r in (0, 1)]
     assert single["size"] == 1 and [r["size"] for r in ranks] == [2, 2]
-    assert single["refused"] == [None, None, None]  # one process: data_parallel has no effect
+    assert single["refused"] == [None] * 4  # one process: data_parallel has no effect
     for rank in ranks:  # refused on every rank, so that no rank waits for the others
-        assert "hypernetwork task (hypernetwork=) does not train data-parallel" in rank["refused"][0]
-        assert "needs a seed=" in rank["refused"][1]
-        assert "ranks [1] differ from rank 0" in rank["refused"][2]
+        assert "needs a seed=" in rank["refused"][0] and "needs a seed=" in rank["refused"][2]
+        assert "ranks [1] differ from rank 0" in rank["refused"][1]
+        assert "ranks [1] differ from rank 0" in rank["refused"][3]
     # early stopping: every rank stops where the single process does (patience 1 stops at epoch 20
     # or runs on; either way the same)
     assert ranks[0]["epochs"] == ranks[1]["epochs"] == single["epochs"]
-    for key, value in single["state"].items():
-        expected = np.asarray(value)
-        for rank in ranks:
-            np.testing.assert_allclose(np.asarray(rank["state"][key]), expected, rtol=1e-4, atol=1e-5, err_msg=key)
-    # and the ranks hold the very same weights
-    for key in single["state"]:
-        np.testing.assert_array_equal(np.asarray(ranks[0]["state"][key]), np.asarray(ranks[1]["state"][key]))
+    assert sorted(single["states"]) == (["fit", "hypernetwork", "pretrain", "zero_cost"] if space == "nb201" else ["fit"])
+    if space == "nb201":  # one probe cache, written once, the same as the one process's
+        written = {run: sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file())
+                   for run, cache in caches.items()}
+        assert written["ddp"] == written["single"] and written["ddp"]
+    for name, state in single["states"].items():
+        for key, value in state.items():
+            expected = np.asarray(value)
+            for rank in ranks:
+                np.testing.assert_allclose(np.asarray(rank["states"][name][key]), expected, rtol=1e-4, atol=1e-5,
+                                           err_msg=f"{name}: {key}")
+            # and the ranks hold the very same weights
+            np.testing.assert_array_equal(np.asarray(ranks[0]["states"][name][key]),
+                                          np.asarray(ranks[1]["states"][name][key]))
 
 
 def test_torchrun_train_writes_one_checkpoint_from_rank_zero(tmp_path):
@@ -139,3 +171,30 @@ def test_one_process_helpers_are_the_identity():
     assert distributed.rank_device(torch.device("cpu")) == torch.device("cpu")
     with pytest.raises(ValueError, match="would put every rank on one GPU"):
         distributed.rank_device(torch.device("cuda", 1))
+
+
+def test_torchrun_pretrain_writes_one_encoder_from_rank_zero(tmp_path):
+    """`torchrun -m gnnnas pretrain`: one encoder file from rank 0, a record of the ranks, and the
+    loss curve of the 1-process run (AdamW: the weights themselves drift, see the test above)."""
+    from gnnnas.nn.checkpoint import load_encoder
+
+    common = ["pretrain", "--space", "nb201", "--pretext", "costs+masked", "--archs", "120", "--epochs", "3",
+              "--batch-size", "24", "--hidden-dim", "16", "--num-layers", "2", "--quiet", "--out"]
+    (tmp_path / "ddp").mkdir()
+    done = _torchrun("-m", "gnnnas", *common, "encoder.safetensors", cwd=tmp_path / "ddp")
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["encoder.safetensors"]
+    assert done.stdout.count("on 2 ranks (DistributedDataParallel)") == 1
+    single = subprocess.run([sys.executable, "-m", "gnnnas", *common, str(tmp_path / "single.safetensors")],
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert single.returncode == 0, single.stderr
+    ddp, one = load_encoder(tmp_path / "ddp" / "encoder.safetensors"), load_encoder(tmp_path / "single.safetensors")
+    assert ddp.pretrain["ranks"] == 2 and one.pretrain["ranks"] == 1
+    first = [ddp.pretrain["history"][0][k] for k in ("costs", "masked")]
+    assert first == pytest.approx([one.pretrain["history"][0][k] for k in ("costs", "masked")], rel=1e-3)
+    assert ddp.pretrain["history"][-1]["loss"] == pytest.approx(one.pretrain["history"][-1]["loss"], rel=0.05)
+    rng = np.random.default_rng(2)
+    archs = [gnnnas.get_space("nb201").sample(rng) for _ in range(200)]
+    y = np.array([a.num_parametric_ops for a in archs], dtype=float) + rng.normal(size=200)
+    fitted = gnnnas.Predictor("nb201", pretrained=tmp_path / "ddp" / "encoder.safetensors", hidden_dim=16,
+                              num_layers=2, epochs=2, seed=0).fit(archs[:50], y[:50])
+    assert np.isfinite(fitted.predict(archs[50:])).all()

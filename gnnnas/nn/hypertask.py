@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from gnnnas.data.proxy import ProxyImages
 from gnnnas.nn.featurize import DenseGraphBatch
 
-__all__ = ["HyperTask", "proxy_scores"]
+__all__ = ["HyperTask", "per_arch_loss", "proxy_scores"]
 
 
 class HyperTask:
@@ -48,14 +48,24 @@ class HyperTask:
 
     def draw_loss(self, model, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, DenseGraphBatch]:
         """``(mean cross-entropy, per-arch cross-entropy [A], the A archs drawn)`` of one draw."""
+        archs, images, labels = self.draw(device)
+        per_arch = per_arch_loss(model, archs, images, labels)
+        return per_arch.mean(), per_arch, archs
+
+    def draw(self, device: torch.device) -> tuple[DenseGraphBatch, torch.Tensor, torch.Tensor]:
+        """One step's ``(A archs, images [I, C, H, W], labels [I])`` on ``device``; the next draw
+        of this task's seeded generators (so the same on every rank of a data-parallel fit)."""
         idx = torch.from_numpy(self.rng.choice(len(self.pool), self.archs_per_step, replace=False))
         images, labels = self.proxy.sample_train(self.images_per_step, self.generator)
-        archs = self.pool[idx].to(device)
-        logits = model.proxy_logits(archs, images.to(device))
-        target = labels.to(device).repeat(logits.shape[0])
-        per_image = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="none")
-        per_arch = per_image.view(logits.shape[0], -1).mean(1)
-        return per_arch.mean(), per_arch, archs
+        return self.pool[idx].to(device), images.to(device), labels.to(device)
+
+
+def per_arch_loss(model, archs: DenseGraphBatch, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy ``[A]`` of each architecture's generated network on ``images``."""
+    logits = model.proxy_logits(archs, images)
+    target = labels.repeat(logits.shape[0])
+    per_image = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target, reduction="none")
+    return per_image.view(logits.shape[0], -1).mean(1)
 
 
 @torch.no_grad()

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from gnnnas import distributed
+from gnnnas.distributed import Step
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.encoder import ArchEncoder
 from gnnnas.nn.featurize import GraphFeaturizer
@@ -21,6 +23,16 @@ from gnnnas.nn.hypernet import HyperNetworkHead
 from gnnnas.nn.pretext import REGRESSION_PRETEXTS, HyperPretext, PretextHeads, cost_targets, mask_ops
 
 __all__ = ["pretrain_encoder"]
+
+
+def _rank_part(n: int, data_parallel: bool) -> tuple[torch.Tensor, float]:
+    """Positions ``0..n-1`` of a batch this rank runs, and 1.0; a rank whose shard is empty (fewer
+    items than ranks) runs item 0 with weight 0.0, so that it still takes part in DDP's step."""
+    positions = torch.arange(n)
+    if not data_parallel:
+        return positions, 1.0
+    mine, _ = distributed.shard(positions)
+    return (mine, 1.0) if len(mine) else (positions[:1], 0.0)
 
 
 def pretrain_encoder(
@@ -38,6 +50,7 @@ def pretrain_encoder(
     seed: int | None = None,
     device: torch.device | str = "cpu",
     on_epoch: Callable[[dict], None] | None = None,
+    data_parallel: bool = False,
 ) -> list[dict[str, float]]:
     """Train ``encoder`` (in place) on the pretext ``tasks`` over ``archs``.
 
@@ -58,6 +71,10 @@ def pretrain_encoder(
             task, here on unlabelled archs before any label is seen).
         seed: seeds the shuffling, the masks, the image draws and the heads' initialisation.
         on_epoch: called with each epoch's record (progress reports).
+        data_parallel: inside a torch.distributed process group, every rank calls this with the
+            same archs, targets and seed; each runs its shard of every batch in
+            DistributedDataParallel and the step is that of one process on the whole batch (up to
+            float rounding; :mod:`gnnnas.distributed`).
 
     Returns:
         One record per epoch: ``{"epoch", "loss", "<task>": task loss}`` (regression tasks: mean
@@ -109,6 +126,8 @@ def pretrain_encoder(
         heads.executor = hyper_task.executor  # its shared stem and classifier train too
     encoder.to(device).train()
     heads.to(device).train()
+    step = Step(encoder=encoder, heads=heads)
+    stepped = distributed.wrap(step, device) if data_parallel else step
     params = list(encoder.parameters()) + list(heads.parameters())
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
@@ -122,36 +141,61 @@ def pretrain_encoder(
             idx = order[k : k + bs]
             if len(idx) < 2:
                 continue
+            # the whole batch on every rank: its draws (images, masks) are the same on every rank
             part = batch[idx].to(device)
-            loss = torch.zeros((), device=device)
-            nodes = None
-            if regression:
-                nodes, graph_embedding = encoder(part)
-                for task, values in regression.items():
-                    task_loss = nn.functional.mse_loss(heads.regression[task](graph_embedding), values[idx].to(device))
-                    loss = loss + tasks[task] * task_loss
-                    sums[task] += float(task_loss.detach()) * len(idx)
+            images = labels = masked = chosen = None
+            a = min(hyper_task.archs_per_step, len(idx)) if hyper_task is not None else 0
             if hyper_task is not None:
-                a = min(hyper_task.archs_per_step, len(idx))
-                drawn = part[slice(0, a)]
-                drawn_nodes = nodes[:a] if nodes is not None else encoder(drawn)[0]
                 images, labels = hyper_task.proxy.sample_train(hyper_task.images_per_step, generator)
-                logits = heads.executor(drawn, heads.hyper(drawn_nodes), heads.hyper.unpack, images.to(device))
-                task_loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.to(device).repeat(a))
-                loss = loss + tasks["hypernetwork"] * task_loss
-                sums["hypernetwork"] += float(task_loss.detach()) * len(idx)
+                images, labels = images.to(device), labels.to(device)
             if maskable:
                 masked, chosen = mask_ops(part, num_labels, generator, hide=featurizer.node_feature_columns)
-            if maskable and bool(chosen.any()):  # a batch of cells without operations has nothing to mask
-                masked_nodes, _ = encoder(masked)
-                task_loss = nn.functional.cross_entropy(heads.masked(masked_nodes[chosen]), part.op[chosen])
-                loss = loss + tasks["masked"] * task_loss
-                sums["masked"] += float(task_loss.detach()) * len(idx)
-            if not loss.requires_grad:  # nothing in this batch to learn from
+            masking = maskable and bool(chosen.any())  # a batch of cells without operations has nothing to mask
+            names = list(regression) + (["hypernetwork"] if hyper_task is not None else []) + (["masked"] if masking else [])
+            if not names:  # nothing in this batch to learn from
                 continue
+
+            def compute(part=part, idx=idx, a=a, images=images, labels=labels, masked=masked, chosen=chosen,
+                        masking=masking):
+                """This rank's share of each task's loss (one process: the batch means)."""
+                reduction = "sum" if data_parallel else "mean"
+                mine, keep = _rank_part(len(idx), data_parallel)
+                losses, nodes = [], None
+                if regression:
+                    nodes, graph_embedding = encoder(part[mine])
+                    for task, values in regression.items():
+                        losses.append(keep * nn.functional.mse_loss(heads.regression[task](graph_embedding),
+                                                                    values[idx[mine]].to(device), reduction=reduction))
+                if hyper_task is not None:
+                    if data_parallel or nodes is None:
+                        drawn, drawn_keep = _rank_part(a, data_parallel)
+                        drawn_part = part[drawn]
+                        drawn_nodes = encoder(drawn_part)[0]
+                    else:  # one process: the first a archs of the batch, whose embeddings are at hand
+                        drawn_part, drawn_nodes, drawn_keep = part[torch.arange(a)], nodes[:a], 1.0
+                    logits = heads.executor(drawn_part, heads.hyper(drawn_nodes), heads.hyper.unpack, images)
+                    losses.append(drawn_keep * nn.functional.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]), labels.repeat(len(drawn_part)), reduction=reduction))
+                if masking:
+                    masked_nodes, _ = encoder(masked[mine])
+                    here = chosen[mine]
+                    losses.append(keep * nn.functional.cross_entropy(heads.masked(masked_nodes[here]),
+                                                                     part.op[mine][here], reduction=reduction))
+                return torch.stack(losses)
+
+            task_losses = stepped(compute)
+            if data_parallel:  # the ranks' sums -> the batch means, the same on every rank
+                counts = [len(idx) * regression[t].shape[1] for t in regression]
+                counts += [a * len(labels)] if hyper_task is not None else []
+                counts += [int(chosen.sum())] if masking else []
+                task_losses = distributed.sum_over_ranks(task_losses) / torch.tensor(
+                    counts, dtype=task_losses.dtype, device=task_losses.device)
+            loss = sum(tasks[name] * value for name, value in zip(names, task_losses))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            for name, value in zip(names, task_losses.detach().tolist()):
+                sums[name] += value * len(idx)
             sums["loss"] += float(loss.detach()) * len(idx)
             seen += len(idx)
         schedule.step()
