@@ -1,6 +1,6 @@
 """Data-parallel fit on CPU: 2 gloo processes (torchrun) vs 1 process, time per epoch and equality.
 
-    python benchmarks/ddp.py [--train-size 469] [--epochs 40] [--rounds 2]
+    python benchmarks/ddp.py [--train-size 469] [--epochs 40] [--rounds 2] [--hypernetwork]
 
 Runs ``gnnnas train`` (NB201, P201 seed-0 split of ``--train-size`` labels, dropout 0, default
 batch 32, 1 torch thread per process) three ways, alternating round by round so that a change of
@@ -15,7 +15,8 @@ Reports the fit's own seconds (``Predictor.fit_seconds_``, featurising and set-u
 epoch, median over rounds, and the equality check: Kendall tau-b and the largest absolute
 difference between the scores the 1-process and 2-process checkpoints give all 15,625 NB201 cells
 (with the real optimiser, AdamW; ``tests/test_distributed.py`` checks the gradients exactly).
-Writes benchmarks/results/ddp.{json,md}.
+Writes benchmarks/results/ddp.{json,md}. With ``--hypernetwork`` the fits train the hypernetwork
+task beside the ranking loss (its drawn archs sharded over the ranks as well): results/ddp_hypernetwork.
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ def main(argv=None) -> int:
     parser.add_argument("--train-size", type=int, default=469)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", default=str(RESULTS / "ddp"))
+    parser.add_argument("--hypernetwork", action="store_true", help="fit with the hypernetwork task")
+    parser.add_argument("--out", default=None, help="default: results/ddp (results/ddp_hypernetwork)")
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the JSON")
     args = parser.parse_args(argv)
+    args.out = args.out or str(RESULTS / ("ddp_hypernetwork" if args.hypernetwork else "ddp"))
     if args.plot_only:
         plot(json.loads(Path(args.out).with_suffix(".json").read_text()), Path(args.out))
         return 0
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
     from gnnnas.harness import environment
 
     common = ["--train-size", str(args.train_size), "--epochs", str(args.epochs), "--dropout", "0"]
+    common += ["--hypernetwork"] if args.hypernetwork else []
     seconds: dict[str, list[float]] = {name: [] for name in RUNS}
     loads = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,12 +89,15 @@ def main(argv=None) -> int:
     table = {name: {"seconds": s, "median_seconds": statistics.median(s),
                     "seconds_per_epoch": statistics.median(s) / args.epochs} for name, s in seconds.items()}
     base = table["1 process, 1 thread"]["median_seconds"]
-    result = {"train_size": args.train_size, "epochs": args.epochs, "rounds": args.rounds, "table": table,
+    result = {"train_size": args.train_size, "epochs": args.epochs, "rounds": args.rounds,
+              "hypernetwork": args.hypernetwork, "table": table,
               "equality": equality, "load_average": [min(loads), max(loads)], "environment": environment()}
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    lines = ["# Data-parallel fit (DDP over gloo) vs one process, CPU", "",
-             (f"`gnnnas train`: NB201, {args.train_size} labels (P201 seed-0 split), {args.epochs} epochs, batch 32 "
+    task = " with the hypernetwork task" if args.hypernetwork else ""
+    lines = [f"# Data-parallel fit{task} (DDP over gloo) vs one process, CPU", "",
+             (f"`gnnnas train{' --hypernetwork' if args.hypernetwork else ''}`: NB201, {args.train_size} labels "
+              f"(P201 seed-0 split), {args.epochs} epochs, batch 32 "
               f"(the global batch), dropout 0, fresh process per run, alternating order, {args.rounds} rounds; "
               f"1-minute load average at the starts: {min(loads):.1f} to {max(loads):.1f} (2 cores). Seconds = the "
               "fit's own clock (featurising and set-up included)."), "",
@@ -132,7 +139,8 @@ def plot(result: dict, out: Path) -> None:
                 "k.")
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel(f"seconds per epoch (fit, NB201, {result['train_size']} labels)")
-    ax.set_title("gnnnas train: DDP over gloo vs one process (CPU)")
+    ax.set_title(f"gnnnas train{' --hypernetwork' if result.get('hypernetwork') else ''}: DDP over gloo vs one "
+                 "process (CPU)")
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=120)
     plt.close(fig)
