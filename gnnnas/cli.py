@@ -725,6 +725,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--hidden-dim", dest="hidden_dim", type=_POSITIVE, default=None)
     pretrain.add_argument("--num-layers", dest="num_layers", type=_POSITIVE, default=None)
     pretrain.add_argument("--conv", default=None, choices=CONV_NAMES, help="the encoder's graph convolution")
+    pretrain.add_argument("--dropout", type=_in(NUMERIC_PARAMS["dropout"]), default=None,
+                          help="dropout between the encoder's layers (default: 0.1; masks are drawn per process "
+                               "under torchrun)")
     pretrain.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     _add_threads_arg(pretrain)
     pretrain.add_argument("--seed", type=_SEED, default=0)
