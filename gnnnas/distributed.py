@@ -27,7 +27,8 @@ What is not split: validation (every rank scores the whole validation set; rank 
 decision is broadcast so that all ranks stop at the same epoch) and the probe targets of the
 pre-training stage (rank 0 computes them into the cache first, the others then read the cache).
 Dropout draws its masks per rank, so with ``dropout > 0`` a K-process fit differs from a
-one-process fit as another seed would. Backends: gloo on CPU, NCCL on CUDA (each rank on
+one-process fit as another seed would. Input checks run inside :func:`fail_together`: if one
+rank's data fail them, every rank raises instead of the others waiting in a collective. Backends: gloo on CPU, NCCL on CUDA (each rank on
 ``cuda:LOCAL_RANK``).
 """
 
@@ -37,15 +38,16 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["Step", "all_ranks_agree", "check_same_data", "data_digest", "gather_batch_scores", "init_from_env",
-           "is_main_process", "main_process_first", "rank_device", "shard", "sum_over_ranks", "world", "wrap"]
+__all__ = ["Shard", "Step", "all_ranks_agree", "check_same_data", "data_digest", "fail_together", "gather_rows",
+           "init_from_env", "is_main_process", "main_process_first", "rank_device", "shard", "sum_over_ranks", "world",
+           "wrap"]
 
 
 def world() -> tuple[int, int]:
@@ -140,19 +142,35 @@ def all_ranks_agree(flag: bool) -> bool:
     return bool(value.item())
 
 
-def shard(idx: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
-    """This rank's part of a global batch of indices and the sizes of every rank's part.
+class Shard(NamedTuple):
+    """This rank's part of a global batch (:func:`shard`).
 
-    ``torch.tensor_split`` in rank order: sizes differ by at most one; with fewer items than ranks
-    some parts are empty.
+    ``run``: the items this rank runs, never empty (a rank whose part is empty runs the batch's
+    first item, so that it still takes part in DDP's step); ``kept``: how many of the outputs on
+    ``run`` are its own (``outputs[:kept]``, 0 for an empty part); ``sizes``: every rank's part size.
+    """
+
+    run: torch.Tensor
+    kept: int
+    sizes: list[int]
+
+
+def shard(idx: torch.Tensor, active: bool = True) -> Shard:
+    """This rank's part of a global batch of indices: ``torch.tensor_split`` in rank order (sizes
+    differ by at most one; with fewer items than ranks some parts are empty). Outside a process
+    group, or with ``active=False``, the part is the whole batch.
     """
     rank, size = world()
+    if not active or size == 1:
+        return Shard(idx, len(idx), [len(idx)])
     parts = torch.tensor_split(idx, size)
-    return parts[rank], [len(p) for p in parts]
+    mine = parts[rank]
+    return Shard(mine if len(mine) else idx[:1], len(mine), [len(p) for p in parts])
 
 
-def gather_batch_scores(local: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    """The whole batch's scores ``[sum(sizes), ...]`` from each rank's ``local`` ``[sizes[rank], ...]``.
+def gather_rows(local: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """The whole batch's rows ``[sum(sizes), ...]`` (scores, per-arch losses) from each rank's
+    ``local`` ``[sizes[rank], ...]``, in rank order.
 
     Differentiable: the backward pass gives each rank the gradient of its own part summed over the
     ranks (parts are zero-padded to the largest size for the collective).
@@ -184,10 +202,10 @@ def sum_over_ranks(local: torch.Tensor) -> torch.Tensor:
 class Step(nn.Module):
     """The modules one optimiser step trains, as one module whose forward runs the step.
 
-    ``Step(encoder=..., heads=...)(compute)`` returns ``compute()``. A step that runs its networks
-    several times (a ranking loss and the hypernetwork task, several pretext tasks) is thus a
-    single forward pass for :class:`~torch.nn.parallel.DistributedDataParallel`, which expects one
-    forward per backward; ``compute`` uses the registered modules directly.
+    ``Step(encoder=..., heads=...)(compute, *args)`` returns ``compute(*args)``. A step that runs
+    its networks several times (a ranking loss and the hypernetwork task, several pretext tasks) is
+    thus a single forward pass for :class:`~torch.nn.parallel.DistributedDataParallel`, which
+    expects one forward per backward; ``compute`` uses the registered modules directly.
     """
 
     def __init__(self, **modules: nn.Module | None) -> None:
@@ -196,8 +214,8 @@ class Step(nn.Module):
             if module is not None:
                 self.add_module(name, module)
 
-    def forward(self, compute: Callable[[], Any]) -> Any:
-        return compute()
+    def forward(self, compute: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return compute(*args, **kwargs)
 
 
 def wrap(module: nn.Module, device: torch.device) -> nn.Module:
@@ -226,7 +244,8 @@ def main_process_first(active: bool = True):
     """Rank 0 runs the body first, the other ranks after it (e.g. rank 0 fills a disk cache that
     the others then read). A no-op outside a process group or with ``active=False``.
 
-    If rank 0 fails inside the body, the others wait at the barrier until torchrun stops them.
+    If rank 0's body raises, rank 0 still releases the others (which then run the body themselves,
+    typically meeting the same error) before the exception goes on.
     """
     rank, size = world()
     if not active or size == 1:
@@ -234,9 +253,40 @@ def main_process_first(active: bool = True):
         return
     if rank != 0:
         dist.barrier()
-    yield
-    if rank == 0:
-        dist.barrier()
+    try:
+        yield
+    finally:
+        if rank == 0:
+            dist.barrier()
+
+
+@contextmanager
+def fail_together(active: bool = True):
+    """Every rank raises if the body raised on any rank, so that no rank goes on to a collective
+    that the failed rank never reaches (e.g. one rank's data fail validation).
+
+    Call it on every rank around the same code. The failed ranks re-raise their own exception; the
+    others raise ``RuntimeError`` naming the failed ranks. A no-op outside a process group or with
+    ``active=False``.
+    """
+    _, size = world()
+    if not active or size == 1:
+        yield
+        return
+    error: BaseException | None = None
+    try:
+        yield
+    except Exception as caught:  # noqa: BLE001 - re-raised below, once every rank has heard of it
+        error = caught
+    flag = torch.tensor([int(error is not None)], dtype=torch.int64, device=_collective_device())
+    flags = [torch.empty_like(flag) for _ in range(size)]
+    dist.all_gather(flags, flag)
+    failed = [r for r, f in enumerate(flags) if int(f.item())]
+    if error is not None:
+        raise error
+    if failed:
+        raise RuntimeError(f"ranks {failed} of this data-parallel run failed (see their errors); this rank stops "
+                           "too, so that none waits for them")
 
 
 class _AllGather(torch.autograd.Function):

@@ -344,7 +344,25 @@ class Predictor(BaseEstimator):
                 ``device`` is CUDA where CUDA is not available, an arch is not of this
                 space, or ``y`` is not a 1-D array of real numbers, one per arch, finite, not
                 all equal and small enough to standardise (mean and std must not overflow).
+            RuntimeError: in a data-parallel fit, another rank's input failed these checks (every
+                rank stops, none waits in a collective for the failed one).
         """
+        parallel = bool(self.data_parallel) and distributed.world()[1] > 1
+        with distributed.fail_together(parallel):  # one rank's bad input stops every rank
+            space, graphs, y, device = self._check_fit_input(archs, y)
+            if parallel:
+                device = self._parallel_device(device)
+                extra = self._as_archs(unlabelled, space) if unlabelled is not None else []
+                digest = distributed.data_digest((g.canonical_hash() for g in graphs + extra), y)
+        if parallel:
+            distributed.check_same_data(digest)
+        with cpu_threads(self.num_threads, device):
+            # recorded in benchmark results: what the fit really ran with (None on a GPU)
+            self.threads_used_ = torch.get_num_threads() if device.type == "cpu" else None
+            return self._fit(graphs, y, space, device, unlabelled, parallel)
+
+    def _check_fit_input(self, archs: Sequence[Any], y: Sequence[float]):
+        """``(space, graphs, labels as float64, device)`` of a fit, or ``ValueError`` naming the problem."""
         self._check_params()
         space = self._space()
         graphs = self._as_archs(archs, space)
@@ -364,16 +382,7 @@ class Predictor(BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore"):
             if not (np.isfinite(y.mean()) and np.isfinite(y.std())):
                 raise ValueError("labels too large to standardise: their mean or std overflows float64; rescale y")
-
-        device = resolve_device(self.device)
-        parallel = self.data_parallel and distributed.world()[1] > 1
-        if parallel:
-            device = self._parallel_device(device)
-            distributed.check_same_data(distributed.data_digest((g.canonical_hash() for g in graphs), y))
-        with cpu_threads(self.num_threads, device):
-            # recorded in benchmark results: what the fit really ran with (None on a GPU)
-            self.threads_used_ = torch.get_num_threads() if device.type == "cpu" else None
-            return self._fit(graphs, y, space, device, unlabelled, parallel)
+        return space, graphs, y, resolve_device(self.device)
 
     def _parallel_device(self, device: torch.device) -> torch.device:
         """This rank's device in a data-parallel run; refuses what would make the ranks diverge."""
@@ -519,15 +528,17 @@ class Predictor(BaseEstimator):
         Raises:
             ValueError: ``pretrain`` is None, a hyperparameter is invalid, or a data-parallel run
                 has ``seed=None`` or ranks whose pools differ.
+            RuntimeError: in a data-parallel run, another rank failed these checks.
         """
-        self._check_params()
-        if self.pretrain is None:
-            raise ValueError("pretrain_only needs pretrain=..., e.g. Predictor(pretrain='costs+masked')")
-        space = self._space()
-        device = resolve_device(self.device)
-        parallel = self.data_parallel and distributed.world()[1] > 1
-        if parallel:
-            device = self._parallel_device(device)
+        parallel = bool(self.data_parallel) and distributed.world()[1] > 1
+        with distributed.fail_together(parallel):
+            self._check_params()
+            if self.pretrain is None:
+                raise ValueError("pretrain_only needs pretrain=..., e.g. Predictor(pretrain='costs+masked')")
+            space = self._space()
+            device = resolve_device(self.device)
+            if parallel:
+                device = self._parallel_device(device)
         with cpu_threads(self.num_threads, device):
             self.pretrained_encoder_ = self._pretrain(space, device, unlabelled, parallel)
         return self
@@ -669,32 +680,30 @@ class Predictor(BaseEstimator):
         hypernetwork step, of the drawn archs' proxy losses (and scores); all gathered from every
         rank with autograd. ``draw``: the hypernetwork task's ``(archs, images, labels)`` or None.
 
-        Returns ``(scores [B], None or (per-arch loss [A], their scores [A] or None))``. A rank
-        with an empty shard runs one item and keeps none of it, so that DDP sees every rank.
+        Returns ``(scores [B], None or (per-arch loss [A], their scores [A] or None))``.
         """
         from gnnnas.nn.hypertask import per_arch_loss
 
-        mine, sizes = distributed.shard(idx)
-        if draw is not None:
-            archs, images, labels = draw
-            drawn, drawn_sizes = distributed.shard(torch.arange(len(archs)))
-            drawn_run = archs[drawn if len(drawn) else torch.arange(1)]
+        batch_part = distributed.shard(idx)
+        drawn_part = distributed.shard(torch.arange(len(draw[0]))) if draw is not None else None
 
         def compute():
-            local = model(train_batch[mine if len(mine) else idx[:1]])[: len(mine)]
+            local = model(train_batch[batch_part.run])[: batch_part.kept]
             if draw is None:
                 return local, None, None
-            per_arch = per_arch_loss(model, drawn_run, images, labels)[: len(drawn)]
-            drawn_scores = model(drawn_run)[: len(drawn)] if self.proxy_rank_weight > 0 else None
+            archs, images, labels = draw
+            drawn = archs[drawn_part.run]
+            per_arch = per_arch_loss(model, drawn, images, labels)[: drawn_part.kept]
+            drawn_scores = model(drawn)[: drawn_part.kept] if self.proxy_rank_weight > 0 else None
             return local, per_arch, drawn_scores
 
         local, per_arch, drawn_scores = stepped(compute)
-        scores = distributed.gather_batch_scores(local, sizes)
+        scores = distributed.gather_rows(local, batch_part.sizes)
         if draw is None:
             return scores, None
-        per_arch = distributed.gather_batch_scores(per_arch, drawn_sizes)
+        per_arch = distributed.gather_rows(per_arch, drawn_part.sizes)
         if drawn_scores is not None:
-            drawn_scores = distributed.gather_batch_scores(drawn_scores, drawn_sizes)
+            drawn_scores = distributed.gather_rows(drawn_scores, drawn_part.sizes)
         return scores, (per_arch, drawn_scores)
 
     # ------------------------------------------------------------------ predict

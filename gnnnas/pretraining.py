@@ -79,9 +79,11 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
                distributed.world()[1] if data_parallel else 1)
         if key in MEMO:
             return MEMO[key]
-    pool = pretrain_pool(predictor, space, unlabelled)
+    with distributed.fail_together(data_parallel):  # one rank's bad pool stops every rank
+        pool = pretrain_pool(predictor, space, unlabelled)
+        digest = distributed.data_digest(g.canonical_hash() for g in pool) if data_parallel else b""
     if data_parallel:
-        distributed.check_same_data(distributed.data_digest(g.canonical_hash() for g in pool))
+        distributed.check_same_data(digest)
     featurizer = predictor._new_featurizer(pool, space).fit(pool)
     if predictor.seed is not None:
         torch.manual_seed(int(predictor.seed))  # the encoder's initial weights are part of what the seed fixes

@@ -46,32 +46,52 @@ WORKER = textwrap.dedent("""
     rank, size = distributed.world()
     states = {"fit": pred.models_[0].state_dict()}
     if space == "nb201":  # the steps that run several networks: the hypernetwork task, pre-training
+        # one drawn arch per step: rank 1's share of it is empty; the ranking head also orders the
+        # drawn archs by their proxy loss; two members
         hyper = gnnnas.Predictor(space=space, epochs=12, dropout=0.0, batch_size=13, lr=0.05, seed=3,
                                  validation_fraction=0.0, hidden_dim=16, num_layers=2, hypernetwork=True,
-                                 hyper_archs=5, hyper_images=8, hyper_every=2, unlabelled_archs=6,
-                                 data_parallel=True).fit(archs, y)
+                                 hyper_archs=1, hyper_images=8, hyper_every=2, unlabelled_archs=6,
+                                 proxy_rank_weight=0.5, n_members=2, data_parallel=True).fit(archs, y)
         states["hypernetwork"] = hyper.models_[0].state_dict()
-        # batches of 13 archs: masks and image draws over the whole batch, 5 drawn archs split 3/2
+        states["hypernetwork, member 2"] = hyper.models_[1].state_dict()
+        # pre-training inside fit: batches of 13 archs (the last of 1 skipped), masks and image
+        # draws over the whole batch, 5 drawn archs split 3/2; then the fine-tuning
         pre = gnnnas.Predictor(space=space, pretrain="costs+masked+hypernetwork", pretrain_epochs=4,
-                               pretrain_batch_size=13, lr=0.05, seed=3, dropout=0.0, hidden_dim=16, num_layers=2,
-                               hyper_archs=5, hyper_images=8, data_parallel=True).pretrain_only(unlabelled=archs)
+                               pretrain_batch_size=13, epochs=5, batch_size=13, lr=0.05, seed=3, dropout=0.0,
+                               hidden_dim=16, num_layers=2, hyper_archs=5, hyper_images=8,
+                               data_parallel=True).fit(archs, y, unlabelled=archs)
         states["pretrain"] = pre.pretrained_encoder_.state
+        states["pretrain, then fit"] = pre.models_[0].state_dict()
         # zero_cost: rank 0 computes the probe scores into the (empty) cache, rank 1 reads them
         probed = gnnnas.Predictor(space=space, pretrain="zero_cost", pretrain_epochs=2, pretrain_batch_size=4,
                                   lr=0.05, seed=3, dropout=0.0, hidden_dim=16, num_layers=2,
                                   data_parallel=True).pretrain_only(unlabelled=archs[:8])
         states["zero_cost"] = probed.pretrained_encoder_.state
     refused = []
-    attempts = [(lambda p, d: p.fit(*d), {"seed": None}, (archs, y)),
-                (lambda p, d: p.fit(*d), {}, (archs[: 20 + rank], y[: 20 + rank])),  # rank 1 holds other data
+    bad_y = y.copy()
+    bad_y[0] = np.nan
+    fit = lambda p, d: p.fit(*d)  # noqa: E731
+    attempts = [(fit, {"seed": None}, (archs, y)),
+                (fit, {}, (archs[: 20 + rank], y[: 20 + rank])),  # rank 1 holds other data
                 (lambda p, d: p.pretrain_only(d), {"pretrain": "costs", "seed": None}, archs),
-                (lambda p, d: p.pretrain_only(d), {"pretrain": "costs", "pretrain_epochs": 1}, archs[: 20 + rank])]
+                (lambda p, d: p.pretrain_only(d), {"pretrain": "costs", "pretrain_epochs": 1}, archs[: 20 + rank]),
+                (fit, {}, (archs, bad_y if rank == 1 else y)),  # only rank 1's input is invalid
+                (lambda p, d: p.pretrain_only(d), {"pretrain": "costs"}, archs[: 1 if rank == 1 else 20]),
+                (lambda p, d: p.fit(*d[:2], unlabelled=d[2]), {"hypernetwork": True, "hyper_archs": 2, "hyper_images": 4},
+                 (archs, y, archs[:10] if rank == 0 else archs[10:20]))]  # other unlabelled archs on rank 1
     for call, params, data in attempts:
         try:
             call(gnnnas.Predictor(space=space, epochs=1, data_parallel=True, **params), data)
             refused.append(None)
-        except ValueError as error:
-            refused.append(str(error))
+        except (ValueError, RuntimeError) as error:
+            refused.append(f"{type(error).__name__}: {error}")
+    try:  # rank 0 fails inside main_process_first: it still releases rank 1 (no hang)
+        with distributed.main_process_first():
+            if rank == 0:
+                raise KeyError("rank 0 fails first")
+        refused.append(None)
+    except KeyError as error:
+        refused.append(f"KeyError: {error}")
     if rank == 0:  # without data_parallel a fit is not a collective: rank 0 fits alone
         gnnnas.Predictor(space=space, epochs=1).fit(archs, y)
     if started:
@@ -114,15 +134,24 @@ def test_data_parallel_fit_equals_one_process(space, tmp_path):
     single = json.loads((tmp_path / "single.0.json").read_text())
     ranks = [json.loads((tmp_path / f"ddp.{r}.json").read_text()) for r in (0, 1)]
     assert single["size"] == 1 and [r["size"] for r in ranks] == [2, 2]
-    assert single["refused"] == [None] * 4  # one process: data_parallel has no effect
+    assert single["refused"] == [None] * 7 + ["KeyError: 'rank 0 fails first'"]  # data_parallel: no effect
+    assert ranks[0]["refused"][7] == "KeyError: 'rank 0 fails first'" and ranks[1]["refused"][7] is None
     for rank in ranks:  # refused on every rank, so that no rank waits for the others
         assert "needs a seed=" in rank["refused"][0] and "needs a seed=" in rank["refused"][2]
-        assert "ranks [1] differ from rank 0" in rank["refused"][1]
-        assert "ranks [1] differ from rank 0" in rank["refused"][3]
+        for attempt in (1, 3, 6):
+            assert "ValueError: a data-parallel fit needs the same archs" in rank["refused"][attempt]
+            assert "ranks [1] differ from rank 0" in rank["refused"][attempt]
+    # one rank's invalid input: that rank raises its own error, the other stops with it
+    assert ranks[1]["refused"][4].startswith("ValueError: labels must be finite")
+    assert ranks[1]["refused"][5].startswith("ValueError: pre-training needs at least 2")
+    for attempt in (4, 5):
+        assert ranks[0]["refused"][attempt] == ("RuntimeError: ranks [1] of this data-parallel run failed (see their "
+                                                "errors); this rank stops too, so that none waits for them")
     # early stopping: every rank stops where the single process does (patience 1 stops at epoch 20
     # or runs on; either way the same)
     assert ranks[0]["epochs"] == ranks[1]["epochs"] == single["epochs"]
-    assert sorted(single["states"]) == (["fit", "hypernetwork", "pretrain", "zero_cost"] if space == "nb201" else ["fit"])
+    assert sorted(single["states"]) == (["fit", "hypernetwork", "hypernetwork, member 2", "pretrain",
+                                         "pretrain, then fit", "zero_cost"] if space == "nb201" else ["fit"])
     if space == "nb201":  # one probe cache, written once, the same as the one process's
         written = {run: sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file())
                    for run, cache in caches.items()}
@@ -162,10 +191,10 @@ def test_one_process_helpers_are_the_identity():
     assert distributed.world() == (0, 1) and distributed.is_main_process()
     assert distributed.init_from_env() is None  # WORLD_SIZE unset
     idx = torch.arange(7)
-    mine, sizes = distributed.shard(idx)
-    assert torch.equal(mine, idx) and sizes == [7]
+    run, kept, sizes = distributed.shard(idx)
+    assert torch.equal(run, idx) and kept == 7 and sizes == [7]
     scores = torch.randn(7, requires_grad=True)
-    assert distributed.gather_batch_scores(scores, sizes) is scores
+    assert distributed.gather_rows(scores, sizes) is scores
     assert distributed.all_ranks_agree(True) is True
     distributed.check_same_data(b"anything")  # nothing to compare with
     assert distributed.rank_device(torch.device("cpu")) == torch.device("cpu")

@@ -9,6 +9,7 @@ only, never accuracy labels: the Predictor then fine-tunes the encoder on the la
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -18,21 +19,48 @@ from gnnnas import distributed
 from gnnnas.distributed import Step
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.encoder import ArchEncoder
-from gnnnas.nn.featurize import GraphFeaturizer
+from gnnnas.nn.featurize import DenseGraphBatch, GraphFeaturizer
 from gnnnas.nn.hypernet import HyperNetworkHead
 from gnnnas.nn.pretext import REGRESSION_PRETEXTS, HyperPretext, PretextHeads, cost_targets, mask_ops
 
 __all__ = ["pretrain_encoder"]
 
 
-def _rank_part(n: int, data_parallel: bool) -> tuple[torch.Tensor, float]:
-    """Positions ``0..n-1`` of a batch this rank runs, and 1.0; a rank whose shard is empty (fewer
-    items than ranks) runs item 0 with weight 0.0, so that it still takes part in DDP's step."""
-    positions = torch.arange(n)
-    if not data_parallel:
-        return positions, 1.0
-    mine, _ = distributed.shard(positions)
-    return (mine, 1.0) if len(mine) else (positions[:1], 0.0)
+def _pretext_losses(encoder: ArchEncoder, heads: PretextHeads, part: DenseGraphBatch,
+                    targets: dict[str, torch.Tensor], draw: tuple[int, torch.Tensor, torch.Tensor] | None,
+                    masking: tuple[DenseGraphBatch, torch.Tensor] | None, data_parallel: bool) -> dict[str, torch.Tensor]:
+    """Each task's loss on one batch: in one process the batch means; under ``data_parallel`` this
+    rank's sums over its shard (the caller adds the ranks' sums and divides by the batch's counts).
+
+    ``part``: the whole batch; ``targets``: ``{regression task: [B, k]}``; ``draw``: the
+    hypernetwork task's ``(a archs from the batch's start, images, labels)``; ``masking``: the
+    masked batch and its mask ``[B, N]``.
+    """
+    reduction = "sum" if data_parallel else "mean"
+    rows = distributed.shard(torch.arange(len(part)), active=data_parallel)
+    mine = rows.run[: rows.kept]
+    losses, nodes = {}, None
+    if targets:
+        nodes, graph_embedding = encoder(part[rows.run])
+        for task, values in targets.items():
+            losses[task] = nn.functional.mse_loss(heads.regression[task](graph_embedding[: rows.kept]), values[mine],
+                                                  reduction=reduction)
+    if draw is not None:
+        a, images, labels = draw
+        drawn = distributed.shard(torch.arange(a), active=data_parallel)
+        drawn_part = part[drawn.run]
+        # one process: the drawn archs are the batch's first a, whose node embeddings are at hand
+        drawn_nodes = nodes[:a] if nodes is not None and not data_parallel else encoder(drawn_part)[0]
+        logits = heads.executor(drawn_part, heads.hyper(drawn_nodes), heads.hyper.unpack, images)[: drawn.kept]
+        losses["hypernetwork"] = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                             labels.repeat(drawn.kept), reduction=reduction)
+    if masking is not None:
+        masked, chosen = masking
+        masked_nodes, _ = encoder(masked[rows.run])
+        here = chosen[mine]
+        losses["masked"] = nn.functional.cross_entropy(heads.masked(masked_nodes[: rows.kept][here]),
+                                                       part.op[mine][here], reduction=reduction)
+    return losses
 
 
 def pretrain_encoder(
@@ -81,7 +109,7 @@ def pretrain_encoder(
         squared error of the standardised targets; ``masked``: cross-entropy in nats).
 
     Raises:
-        ValueError: fewer than 2 archs, ``batch_size`` < 2, a regression task without its targets (or with another
+        ValueError: fewer than 2 archs, ``batch_size`` < 2, ``data_parallel`` without a ``seed``, a regression task without its targets (or with another
             number of rows), ``hypernetwork`` without ``hyper``, or no task has anything to learn (every target is constant and no
             operation node can be masked).
     """
@@ -89,6 +117,8 @@ def pretrain_encoder(
         raise ValueError(f"pre-training needs at least 2 architectures, got {len(archs)}")
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 (a batch of one has no spread to learn from), got {batch_size}")
+    if data_parallel and seed is None:
+        raise ValueError("data-parallel pre-training needs a seed (every rank must draw the same batches)")
     device = torch.device(device)
     generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
     rng = np.random.default_rng(seed)
@@ -143,53 +173,26 @@ def pretrain_encoder(
                 continue
             # the whole batch on every rank: its draws (images, masks) are the same on every rank
             part = batch[idx].to(device)
-            images = labels = masked = chosen = None
-            a = min(hyper_task.archs_per_step, len(idx)) if hyper_task is not None else 0
+            targets = {task: values[idx].to(device) for task, values in regression.items()}
+            draw = masking = None
             if hyper_task is not None:
                 images, labels = hyper_task.proxy.sample_train(hyper_task.images_per_step, generator)
-                images, labels = images.to(device), labels.to(device)
+                draw = (min(hyper_task.archs_per_step, len(idx)), images.to(device), labels.to(device))
             if maskable:
                 masked, chosen = mask_ops(part, num_labels, generator, hide=featurizer.node_feature_columns)
-            masking = maskable and bool(chosen.any())  # a batch of cells without operations has nothing to mask
-            names = list(regression) + (["hypernetwork"] if hyper_task is not None else []) + (["masked"] if masking else [])
-            if not names:  # nothing in this batch to learn from
+                if bool(chosen.any()):  # a batch of cells without operations has nothing to mask
+                    masking = (masked, chosen)
+            if not targets and draw is None and masking is None:  # nothing in this batch to learn from
                 continue
-
-            def compute(part=part, idx=idx, a=a, images=images, labels=labels, masked=masked, chosen=chosen,
-                        masking=masking):
-                """This rank's share of each task's loss (one process: the batch means)."""
-                reduction = "sum" if data_parallel else "mean"
-                mine, keep = _rank_part(len(idx), data_parallel)
-                losses, nodes = [], None
-                if regression:
-                    nodes, graph_embedding = encoder(part[mine])
-                    for task, values in regression.items():
-                        losses.append(keep * nn.functional.mse_loss(heads.regression[task](graph_embedding),
-                                                                    values[idx[mine]].to(device), reduction=reduction))
-                if hyper_task is not None:
-                    if data_parallel or nodes is None:
-                        drawn, drawn_keep = _rank_part(a, data_parallel)
-                        drawn_part = part[drawn]
-                        drawn_nodes = encoder(drawn_part)[0]
-                    else:  # one process: the first a archs of the batch, whose embeddings are at hand
-                        drawn_part, drawn_nodes, drawn_keep = part[torch.arange(a)], nodes[:a], 1.0
-                    logits = heads.executor(drawn_part, heads.hyper(drawn_nodes), heads.hyper.unpack, images)
-                    losses.append(drawn_keep * nn.functional.cross_entropy(
-                        logits.reshape(-1, logits.shape[-1]), labels.repeat(len(drawn_part)), reduction=reduction))
-                if masking:
-                    masked_nodes, _ = encoder(masked[mine])
-                    here = chosen[mine]
-                    losses.append(keep * nn.functional.cross_entropy(heads.masked(masked_nodes[here]),
-                                                                     part.op[mine][here], reduction=reduction))
-                return torch.stack(losses)
-
-            task_losses = stepped(compute)
+            losses = stepped(partial(_pretext_losses, encoder, heads), part, targets, draw, masking, data_parallel)
+            names = list(losses)
+            task_losses = torch.stack([losses[name] for name in names])
             if data_parallel:  # the ranks' sums -> the batch means, the same on every rank
-                counts = [len(idx) * regression[t].shape[1] for t in regression]
-                counts += [a * len(labels)] if hyper_task is not None else []
-                counts += [int(chosen.sum())] if masking else []
+                counts = {task: values.numel() for task, values in targets.items()}
+                counts |= {"hypernetwork": draw[0] * len(draw[2])} if draw is not None else {}
+                counts |= {"masked": int(masking[1].sum())} if masking is not None else {}
                 task_losses = distributed.sum_over_ranks(task_losses) / torch.tensor(
-                    counts, dtype=task_losses.dtype, device=task_losses.device)
+                    [counts[name] for name in names], dtype=task_losses.dtype, device=task_losses.device)
             loss = sum(tasks[name] * value for name, value in zip(names, task_losses))
             optimiser.zero_grad()
             loss.backward()
