@@ -180,6 +180,14 @@ def _predictor_params(args: argparse.Namespace) -> dict:
     return params
 
 
+def _check_out_file(path: str) -> None:
+    """Refuse an ``--out`` that names a directory before training, not after."""
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        raise ValueError(f"--out {path} is a directory; name the file to write")
+
+
 @contextlib.contextmanager
 def _torchrun_group(args: argparse.Namespace):
     """Under torchrun (WORLD_SIZE > 1): the process group for one data-parallel run over the ranks,
@@ -204,6 +212,7 @@ def _torchrun_group(args: argparse.Namespace):
 def _cmd_train(args: argparse.Namespace) -> int:
     from gnnnas.predictor import Predictor
 
+    _check_out_file(args.out)
     with _torchrun_group(args) as (rank, size, params):  # rank 0 writes the file
         space, archs, y = _training_data(args)
         predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet and rank == 0,
@@ -219,6 +228,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from gnnnas.predictor import Predictor
 
+    _check_out_file(args.out)
     with _torchrun_group(args) as (rank, size, params):  # rank 0 writes the file
         space = gnnnas.get_space(args.space)
         pool = _read_archs_csv(args.csv, args.arch_column, None, space)[0] if args.csv else None
@@ -231,8 +241,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
             last = info["history"][-1]
             losses = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
             ranks = f" on {size} ranks (DistributedDataParallel)" if size > 1 else ""
+            epochs = f"{info['epochs']} epoch{'s' if info['epochs'] != 1 else ''}"
             print(f"pre-trained a {space.name} encoder on {info['archs']} archs{ranks} ({args.pretext}, "
-                  f"{info['epochs']} epochs, {info['seconds']:.1f} s; last epoch: {losses}) -> {args.out}")
+                  f"{epochs}, {info['seconds']:.1f} s; last epoch: {losses}) -> {args.out}")
     return 0
 
 

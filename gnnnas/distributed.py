@@ -46,8 +46,8 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = ["Shard", "Step", "all_ranks_agree", "check_same_data", "data_digest", "fail_together", "gather_rows",
-           "init_from_env", "is_main_process", "main_process_first", "rank_device", "shard", "sum_over_ranks", "world",
-           "wrap"]
+           "init_from_env", "is_main_process", "main_process_first", "params_digest", "rank_device", "shard",
+           "sum_over_ranks", "world", "wrap"]
 
 
 def world() -> tuple[int, int]:
@@ -72,8 +72,8 @@ def init_from_env(device: str = "auto") -> str | None:
     when ``WORLD_SIZE`` is unset or 1 or a group already exists.
 
     Raises:
-        RuntimeError: ``WORLD_SIZE`` is above 1 and torch.distributed is not available, or
-            ``device="cuda"`` with fewer GPUs than local ranks.
+        RuntimeError: ``WORLD_SIZE`` is above 1 and torch.distributed is not available.
+        ValueError: ``device`` is CUDA and this node has fewer GPUs than local ranks.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1 or (dist.is_available() and dist.is_initialized()):
@@ -83,8 +83,8 @@ def init_from_env(device: str = "auto") -> str | None:
     local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if str(device).startswith("cuda") and gpus < local_ranks:
-        raise RuntimeError(f"device cuda with {local_ranks} processes on this node needs as many GPUs; "
-                           f"found {gpus}")
+        raise ValueError(f"device {str(device)!r} with {local_ranks} processes on this node needs as many GPUs "
+                         f"(one per process); found {gpus}")
     backend = "nccl" if str(device) != "cpu" and gpus >= local_ranks else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -113,8 +113,9 @@ def _collective_device() -> torch.device:
     return torch.device("cpu")
 
 
-def check_same_data(digest: bytes) -> None:
-    """Raise on every rank unless every rank passed the same ``digest`` (of its training data).
+def check_same_data(digest: bytes, what: str = "archs and labels") -> None:
+    """Raise on every rank unless every rank passed the same ``digest`` (of its training data, or
+    of its hyperparameters; ``what`` names it in the message).
 
     Raises:
         ValueError: the ranks disagree (each rank raises, so none waits for the others).
@@ -128,7 +129,7 @@ def check_same_data(digest: bytes) -> None:
     dist.all_gather(parts, value)
     different = [r for r, part in enumerate(parts) if int(part.item()) != int(parts[0].item())]
     if different:
-        raise ValueError(f"a data-parallel fit needs the same archs and labels on every rank; ranks {different} "
+        raise ValueError(f"a data-parallel fit needs the same {what} on every rank; ranks {different} "
                          "differ from rank 0")
 
 
@@ -237,6 +238,15 @@ def data_digest(hashes: Iterable[str], values: np.ndarray | None = None) -> byte
     for item in hashes:
         digest.update(item.encode())
     return digest.digest()
+
+
+def params_digest(params: dict[str, Any]) -> bytes:
+    """SHA-256 of hyperparameters (``get_params()``): plain values by ``repr``, other objects (a conv
+    class, proxy images) by type name only, as their ``repr`` may differ between processes."""
+    plain = (str, int, float, bool, type(None), tuple)
+    text = ";".join(f"{name}={value!r}" if isinstance(value, plain) else f"{name}:{type(value).__qualname__}"
+                    for name, value in sorted(params.items()))
+    return hashlib.sha256(text.encode()).digest()
 
 
 @contextmanager

@@ -93,6 +93,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", newline: str | None 
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
+    if path.is_dir():  # os.replace would fail only after the whole file was written
+        raise IsADirectoryError(f"{path} is a directory; name a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = temporary_path(path)

@@ -340,7 +340,8 @@ class Predictor(BaseEstimator):
 
         Raises:
             ValueError: a hyperparameter is of the wrong type or out of range (the message names
-                it), a data-parallel fit with ``seed=None`` or whose ranks hold different data,
+                it), a data-parallel fit with ``seed=None`` or whose ranks hold different data or
+                hyperparameters,
                 ``device`` is CUDA where CUDA is not available, an arch is not of this
                 space, or ``y`` is not a 1-D array of real numbers, one per arch, finite, not
                 all equal and small enough to standardise (mean and std must not overflow).
@@ -355,7 +356,9 @@ class Predictor(BaseEstimator):
                 extra = self._as_archs(unlabelled, space) if unlabelled is not None else []
                 digest = distributed.data_digest((g.canonical_hash() for g in graphs + extra), y)
         if parallel:
-            distributed.check_same_data(digest)
+            self._check_same_params()
+            distributed.check_same_data(digest, "archs, labels and unlabelled archs" if unlabelled is not None
+                                        else "archs and labels")
         with cpu_threads(self.num_threads, device):
             # recorded in benchmark results: what the fit really ran with (None on a GPU)
             self.threads_used_ = torch.get_num_threads() if device.type == "cpu" else None
@@ -383,6 +386,13 @@ class Predictor(BaseEstimator):
             if not (np.isfinite(y.mean()) and np.isfinite(y.std())):
                 raise ValueError("labels too large to standardise: their mean or std overflows float64; rescale y")
         return space, graphs, y, resolve_device(self.device)
+
+    def _check_same_params(self) -> None:
+        """Every rank of a data-parallel run must hold the same hyperparameters (seed, epochs,
+        batch size...): ranks that differ would run different collectives, or silently another fit."""
+        params = {k: v for k, v in self.get_params().items() if k != "verbose"}  # progress: rank 0 only
+        distributed.check_same_data(distributed.params_digest(params),
+                                    "hyperparameters (seed, epochs, batch size, ...)")
 
     def _parallel_device(self, device: torch.device) -> torch.device:
         """This rank's device in a data-parallel run; refuses what would make the ranks diverge."""
@@ -539,6 +549,8 @@ class Predictor(BaseEstimator):
             device = resolve_device(self.device)
             if parallel:
                 device = self._parallel_device(device)
+        if parallel:
+            self._check_same_params()
         with cpu_threads(self.num_threads, device):
             self.pretrained_encoder_ = self._pretrain(space, device, unlabelled, parallel)
         return self

@@ -83,7 +83,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
         pool = pretrain_pool(predictor, space, unlabelled)
         digest = distributed.data_digest(g.canonical_hash() for g in pool) if data_parallel else b""
     if data_parallel:
-        distributed.check_same_data(digest)
+        distributed.check_same_data(digest, "pre-training pool (unlabelled archs)")
     featurizer = predictor._new_featurizer(pool, space).fit(pool)
     if predictor.seed is not None:
         torch.manual_seed(int(predictor.seed))  # the encoder's initial weights are part of what the seed fixes

@@ -249,3 +249,12 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"gnnnas {gnnnas.__version__}" == f"gnnnas {version('gnnnas')}"
+
+
+def test_train_and_pretrain_refuse_a_directory_as_out_before_training(tmp_path, capsys):
+    """--out naming a directory: a clear error at once, not after the fit or the pre-training."""
+    for argv in (["train", "--train-size", "40", "--epochs", "1", "--out", str(tmp_path)],
+                 ["pretrain", "--archs", "60", "--epochs", "1", "--out", str(tmp_path)]):
+        assert main(argv) == 2
+        assert f"--out {tmp_path} is a directory; name the file to write" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

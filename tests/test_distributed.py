@@ -78,7 +78,9 @@ WORKER = textwrap.dedent("""
                 (fit, {}, (archs, bad_y if rank == 1 else y)),  # only rank 1's input is invalid
                 (lambda p, d: p.pretrain_only(d), {"pretrain": "costs"}, archs[: 1 if rank == 1 else 20]),
                 (lambda p, d: p.fit(*d[:2], unlabelled=d[2]), {"hypernetwork": True, "hyper_archs": 2, "hyper_images": 4},
-                 (archs, y, archs[:10] if rank == 0 else archs[10:20]))]  # other unlabelled archs on rank 1
+                 (archs, y, archs[:10] if rank == 0 else archs[10:20])),  # other unlabelled archs on rank 1
+                (fit, {"seed": 3 + rank}, (archs, y)),  # the usual seed=rank habit: another fit per rank
+                (lambda p, d: p.pretrain_only(d), {"pretrain": "costs", "pretrain_epochs": 1 + rank}, archs)]
     for call, params, data in attempts:
         try:
             call(gnnnas.Predictor(space=space, epochs=1, data_parallel=True, **params), data)
@@ -134,16 +136,20 @@ def test_data_parallel_fit_equals_one_process(space, tmp_path):
     single = json.loads((tmp_path / "single.0.json").read_text())
     ranks = [json.loads((tmp_path / f"ddp.{r}.json").read_text()) for r in (0, 1)]
     assert single["size"] == 1 and [r["size"] for r in ranks] == [2, 2]
-    assert single["refused"] == [None] * 7 + ["KeyError: 'rank 0 fails first'"]  # data_parallel: no effect
-    assert ranks[0]["refused"][7] == "KeyError: 'rank 0 fails first'" and ranks[1]["refused"][7] is None
+    assert single["refused"] == [None] * 9 + ["KeyError: 'rank 0 fails first'"]  # data_parallel: no effect
+    assert ranks[0]["refused"][9] == "KeyError: 'rank 0 fails first'" and ranks[1]["refused"][9] is None
     for rank in ranks:  # refused on every rank, so that no rank waits for the others
         assert "needs a seed=" in rank["refused"][0] and "needs a seed=" in rank["refused"][2]
-        for attempt in (1, 3, 6):
-            assert "ValueError: a data-parallel fit needs the same archs" in rank["refused"][attempt]
-            assert "ranks [1] differ from rank 0" in rank["refused"][attempt]
+        for attempt, what in ((1, "archs and labels"), (3, "pre-training pool (unlabelled archs)"),
+                              (6, "archs, labels and unlabelled archs")):
+            assert rank["refused"][attempt] == (f"ValueError: a data-parallel fit needs the same {what} on every "
+                                                "rank; ranks [1] differ from rank 0")
     # one rank's invalid input: that rank raises its own error, the other stops with it
     assert ranks[1]["refused"][4].startswith("ValueError: labels must be finite")
     assert ranks[1]["refused"][5].startswith("ValueError: pre-training needs at least 2")
+    for rank in ranks:  # other hyperparameters (seed, pre-training epochs) on rank 1
+        for attempt in (7, 8):
+            assert "the same hyperparameters (seed, epochs, batch size, ...) on every rank" in rank["refused"][attempt]
     for attempt in (4, 5):
         assert ranks[0]["refused"][attempt] == ("RuntimeError: ranks [1] of this data-parallel run failed (see their "
                                                 "errors); this rank stops too, so that none waits for them")
@@ -184,6 +190,18 @@ def test_torchrun_train_writes_one_checkpoint_from_rank_zero(tmp_path):
     a = gnnnas.Predictor.load(tmp_path / "ddp" / "model.gnnnas").predict(archs)
     b = gnnnas.Predictor.load(tmp_path / "single.gnnnas").predict(archs)
     assert gnnnas.metrics.kendall_tau(a, b) > 0.99
+
+
+def test_cuda_without_enough_gpus_is_a_clear_error(monkeypatch):
+    """torchrun with --device cuda on a node with fewer GPUs than processes: a ValueError naming
+    the device and the counts, before any process group is made."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(ValueError, match=r"device 'cuda:1' with 2 processes on this node needs as many GPUs .*found 1"):
+        distributed.init_from_env("cuda:1")
+    assert not torch.distributed.is_initialized()
 
 
 def test_one_process_helpers_are_the_identity():

@@ -467,3 +467,13 @@ def test_manifest_that_is_a_fifo_or_a_link_loop_is_one_line(tmp_path, capsys):
     (root / MANIFEST_NAME).write_text(json.dumps({"version": 1, "files": {"loop": {"sha256": "0" * 64}}}))
     assert cli.main(["data", "verify", "--data-dir", str(root)]) == 1
     assert "outside the data directory" in capsys.readouterr().out
+
+
+def test_atomic_write_onto_a_directory_names_the_target(tmp_path):
+    """Refused before writing (os.replace would fail only after the whole file), naming the
+    target, not the temporary file; nothing is left beside it."""
+    (tmp_path / "out").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"out is a directory; name a file to write"):
+        with atomic_write(tmp_path / "out", "w") as handle:
+            handle.write("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
