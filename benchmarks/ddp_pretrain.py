@@ -111,8 +111,8 @@ def main(argv=None) -> int:
               "NB201 cells, batch 256 (the global batch), seed 0, 1 torch thread per process, fresh processes per run, "
               f"alternating order, {args.rounds} rounds; 1-minute load average at the starts: {min(loads):.1f} to "
               f"{max(loads):.1f} (2 cores). Seconds = the stage's own clock (`pretrain['seconds']`)."), "",
-             "| run | pre-training s (median) | s per epoch | speed-up | last-epoch losses | fine-tuned tau "
-             f"(P201, N={args.train_size}, seeds {', '.join(map(str, range(args.seeds)))}) |",
+             ("| run | pre-training s (median) | s per epoch | speed-up | last-epoch losses | fine-tuned tau "
+              f"(P201, N={args.train_size}, seeds {', '.join(map(str, range(args.seeds)))}) |"),
              "| --- | --- | --- | --- | --- | --- |"]
     for name, row in table.items():
         losses = ", ".join(f"{k} {v:.4f}" for k, v in row["last_epoch_losses"].items())
