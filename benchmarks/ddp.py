@@ -124,23 +124,28 @@ def main(argv=None) -> int:
 
 
 def plot(result: dict, out: Path) -> None:
-    """Seconds per epoch of each run, one bar each, the rounds as dots."""
+    plot_seconds_per_epoch(
+        result, out, f"seconds per epoch (fit, NB201, {result['train_size']} labels)",
+        f"gnnnas train{' --hypernetwork' if result.get('hypernetwork') else ''}: DDP over gloo vs one process (CPU)")
+
+
+def plot_seconds_per_epoch(result: dict, out: Path, xlabel: str, title: str) -> None:
+    """Seconds per epoch of each run of ``result["table"]``, one bar each, the rounds as dots
+    (also benchmarks/ddp_pretrain.py's plot)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(result["table"])
-    fig, ax = plt.subplots(figsize=(7, 3))
-    per_epoch = [result["table"][n]["seconds_per_epoch"] for n in names]
-    ax.barh(range(len(names)), per_epoch, color="#4c72b0")
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.8 * len(names)))
+    ax.barh(range(len(names)), [result["table"][n]["seconds_per_epoch"] for n in names], color="#4c72b0")
     for i, n in enumerate(names):
-        ax.plot([s / result["epochs"] for s in result["table"][n]["seconds"]], [i] * len(result["table"][n]["seconds"]),
-                "k.")
+        rounds = result["table"][n]["seconds"]
+        ax.plot([s / result["epochs"] for s in rounds], [i] * len(rounds), "k.")
     ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel(f"seconds per epoch (fit, NB201, {result['train_size']} labels)")
-    ax.set_title(f"gnnnas train{' --hypernetwork' if result.get('hypernetwork') else ''}: DDP over gloo vs one "
-                 "process (CPU)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=120)
     plt.close(fig)

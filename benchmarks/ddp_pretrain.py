@@ -28,6 +28,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ddp import plot_seconds_per_epoch  # benchmarks/ is not a package
+
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = {
     "1 process": [sys.executable, "-m", "gnnnas"],
@@ -139,24 +142,9 @@ def main(argv=None) -> int:
 
 
 def plot(result: dict, out: Path) -> None:
-    """Seconds per epoch of each run, one bar each, the rounds as dots."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(result["table"])
-    fig, ax = plt.subplots(figsize=(7, 2.6))
-    ax.barh(range(len(names)), [result["table"][n]["seconds_per_epoch"] for n in names], color="#4c72b0")
-    for i, n in enumerate(names):
-        ax.plot([s / result["epochs"] for s in result["table"][n]["seconds"]], [i] * len(result["table"][n]["seconds"]),
-                "k.")
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel(f"seconds per epoch (pre-training, {result['pretext']}, {result['cells']:,} NB201 cells)")
-    ax.set_title("gnnnas pretrain: DDP over gloo vs one process (CPU)")
-    fig.tight_layout()
-    fig.savefig(out.with_suffix(".png"), dpi=120)
-    plt.close(fig)
+    plot_seconds_per_epoch(result, out, (f"seconds per epoch (pre-training, {result['pretext']}, "
+                                         f"{result['cells']:,} NB201 cells)"),
+                           "gnnnas pretrain: DDP over gloo vs one process (CPU)")
 
 
 if __name__ == "__main__":
