@@ -28,8 +28,8 @@ decision is broadcast so that all ranks stop at the same epoch) and the probe ta
 pre-training stage (rank 0 computes them into the cache first, the others then read the cache).
 Dropout draws its masks per rank, so with ``dropout > 0`` a K-process fit differs from a
 one-process fit as another seed would. Input checks run inside :func:`fail_together`: if one
-rank's data fail them, every rank raises instead of the others waiting in a collective. Backends: gloo on CPU, NCCL on CUDA (each rank on
-``cuda:LOCAL_RANK``).
+rank's data fail them, every rank raises instead of the others waiting in a collective.
+Backends: gloo on CPU, NCCL on CUDA (each rank on ``cuda:LOCAL_RANK``).
 """
 
 from __future__ import annotations

@@ -353,8 +353,9 @@ class Predictor(BaseEstimator):
             space, graphs, y, device = self._check_fit_input(archs, y)
             if parallel:
                 device = self._parallel_device(device)
-                extra = self._as_archs(unlabelled, space) if unlabelled is not None else []
-                digest = distributed.data_digest((g.canonical_hash() for g in graphs + extra), y)
+                if unlabelled is not None:  # parsed once: the hypernetwork task and pre-training reuse it
+                    unlabelled = self._as_archs(unlabelled, space)
+                digest = distributed.data_digest((g.canonical_hash() for g in graphs + list(unlabelled or [])), y)
         if parallel:
             self._check_same_params()
             distributed.check_same_data(digest, "archs, labels and unlabelled archs" if unlabelled is not None

@@ -66,6 +66,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
     the disk cache before the others read them.
     """
     tasks = parse_pretrain(predictor.pretrain)
+    ranks = distributed.world()[1] if data_parallel else 1
     params = predictor._encoder_params(space)
     key = None
     # memoised only where everything that shapes the encoder is a plain value: no seed=None
@@ -75,8 +76,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
         p = predictor
         key = (json_key(params), json_key(list(space.vocab.ops)), space.size, json_key(list(tasks.items())),
                p.pretrain_archs, p.pretrain_epochs, p.pretrain_batch_size, p.lr, p.weight_decay, p.dropout, p.seed,
-               torch.get_num_threads(), device.type, p.hyper_width, p.proxy_data, p.hyper_archs, p.hyper_images,
-               distributed.world()[1] if data_parallel else 1)
+               torch.get_num_threads(), device.type, p.hyper_width, p.proxy_data, p.hyper_archs, p.hyper_images, ranks)
         if key in MEMO:
             return MEMO[key]
     with distributed.fail_together(data_parallel):  # one rank's bad pool stops every rank
@@ -115,7 +115,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
         pretrain={"tasks": tasks, "spec": predictor.pretrain, "epochs": predictor.pretrain_epochs,
                   "batch_size": predictor.pretrain_batch_size, "archs": len(pool), "seed": predictor.seed,
                   "seconds": time.perf_counter() - start, "history": history,
-                  "ranks": distributed.world()[1] if data_parallel else 1},
+                  "ranks": ranks},
     )
     if key is not None:
         if len(MEMO) >= 4:
