@@ -1,18 +1,23 @@
-"""Why ResGatedGCN diverges on DARTS: embedding scale at initialisation and short fits.
+"""Why ResGatedGCN diverged on DARTS: embedding scale at initialisation and short fits.
 
-    python benchmarks/darts_divergence.py [--epochs 60] [--convs resgated,gcn]
+    python benchmarks/darts_divergence.py [--epochs 60] [--convs resgated,gcn] [--normed-context]
+
+``resgated`` and ``gine`` aggregate by mean since checkpoint format 4; ``resgated-sum`` and
+``gine-sum`` (registered here, not in the package) are the summing layers they were before.
 
 1. Scale at initialisation: for every registered conv, on 32 sampled NB201 cells and 32 sampled
    DARTS genotypes (seed 0), the largest absolute value of the encoder's graph embedding of a
    freshly built model (``Predictor._new_model``, torch seed 0).
 2. Fits: PDARTS seed-0 split, 100 labels, ``--epochs`` epochs, default hyperparameters, 1 thread,
-   for each conv with the HyperNAS cell context as it is and with the pooled embedding of the
-   previous cell passed through a parameter-free layer norm before the context layer (the
-   candidate fix, patched in here, not in the package). Reports test Kendall tau-b on the 625
+   for each conv with the HyperNAS cell context as it is and, with ``--normed-context``, with the
+   pooled embedding of the previous cell passed through a parameter-free layer norm before the
+   context layer (a candidate fix that stopped the GCN from learning, patched in here, not in the
+   package). Reports test Kendall tau-b on the 625
    other PDARTS cells and the largest and last epoch's training loss (pairwise logistic: ln 2 =
    0.69 for constant scores).
 
-Writes benchmarks/results/darts_divergence.{json,md}.
+Writes ``--out``.{json,md,png} (default benchmarks/results/darts_divergence_mean; the run before
+the mean aggregation, with ``--normed-context``, is benchmarks/results/darts_divergence.*).
 """
 
 from __future__ import annotations
@@ -24,6 +29,19 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def register_summing_variants() -> None:
+    """``resgated-sum`` and ``gine-sum``: the registry's layers as they were before format 4."""
+    from torch_geometric.nn import GINEConv, ResGatedGraphConv
+
+    from gnnnas.nn.convs import CONVS, EDGE_FEATURES, _mlp, register_conv
+
+    if "resgated-sum" not in CONVS:
+        register_conv("resgated-sum", lambda i, o: ResGatedGraphConv(i, o, edge_dim=EDGE_FEATURES), typed=True,
+                      source="ResGatedGraphConv summing its messages (gnnnas before checkpoint format 4)")
+        register_conv("gine-sum", lambda i, o: GINEConv(_mlp(i, o), train_eps=True, edge_dim=EDGE_FEATURES),
+                      typed=True, source="GINEConv summing its messages (gnnnas before checkpoint format 4)")
 
 
 def init_scale() -> list[dict]:
@@ -97,8 +115,10 @@ def short_fit(conv: str, epochs: int, normed_context: bool) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--convs", default="resgated,gcn")
-    parser.add_argument("--out", default=str(RESULTS / "darts_divergence"))
+    parser.add_argument("--convs", default="resgated,resgated-sum,gine,gine-sum,gcn")
+    parser.add_argument("--normed-context", action="store_true",
+                        help="also fit each conv with the layer-normed cell context (the earlier candidate fix)")
+    parser.add_argument("--out", default=str(RESULTS / "darts_divergence_mean"))
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the JSON")
     args = parser.parse_args(argv)
     if args.plot_only:
@@ -107,16 +127,18 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    register_summing_variants()
     scale = init_scale()
-    fits = [short_fit(conv, args.epochs, normed) for conv in args.convs.split(",") for normed in (False, True)]
+    fits = [short_fit(conv, args.epochs, normed) for conv in args.convs.split(",")
+            for normed in ((False, True) if args.normed_context else (False,))]
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps({"init_scale": scale, "fits": fits}, indent=1))
-    lines = ["# ResGatedGCN on DARTS: embedding scale and short fits", "",
+    lines = ["# ResGatedGCN and GINE on DARTS: embedding scale and short fits, summed vs mean messages", "",
              ("Scale: largest |graph embedding| of a freshly built encoder (torch seed 0) on 32 sampled cells "
              "(seed 0). Fits: PDARTS seed-0 split, 100 labels, test = the other 625 cells, default "
-             f"hyperparameters but {args.epochs} epochs, 1 thread; `normed context` = parameter-free layer norm "
-             "of the previous cell's pooled embedding before the context layer (a candidate fix, not in the "
-             "package). Loss: pairwise logistic per epoch (0.69 = constant scores)."), "",
+             f"hyperparameters but {args.epochs} epochs, 1 thread. `resgated` and `gine` aggregate by mean (the "
+             "package since checkpoint format 4); `-sum` = the same layer summing its messages (the package "
+             "before). Loss: pairwise logistic per epoch (0.69 = constant scores)."), "",
              "| conv | NB201 embedding max | DARTS embedding max |", "| --- | --- | --- |"]
     by = {(r["space"], r["conv"]): r["embedding_max_abs"] for r in scale}
     for conv in sorted({r["conv"] for r in scale}):

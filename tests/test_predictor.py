@@ -153,7 +153,7 @@ def test_bad_checkpoints(toy, tmp_path):
     with pytest.raises(CheckpointError, match="for space 'nb201', not 'darts'"):
         Predictor.load(good, space="darts")
     # a file written by a future checkpoint format
-    future = blob.replace(b'"format_version":"3"', b'"format_version":"9"')
+    future = blob.replace(b'"format_version":"4"', b'"format_version":"9"')
     assert future != blob
     (tmp_path / "future.gnnnas").write_bytes(future)
     with pytest.raises(CheckpointError, match="checkpoint format 9"):

@@ -53,7 +53,9 @@ MAGIC = "gnnnas-predictor"
 #: 3: the encoder is built from torch-geometric convolutions; ``params`` names the ``conv``
 #: (``aggr`` is gone). A format-2 file with ``aggr="mean"`` loads into ``conv="gcn"``, which
 #: computes the same function with the same weight names; other format-2 encoders are refused.
-CHECKPOINT_FORMAT_VERSION = 3
+#: 4: ``gine`` and ``resgated`` aggregate by mean (they summed): format-3 files of those two
+#: convs are refused, the others load unchanged.
+CHECKPOINT_FORMAT_VERSION = 4
 
 
 def _error(message: str):
@@ -147,6 +149,16 @@ def _upgrade_format_2(where: str, params: dict) -> dict:
         )
     params["conv"] = "gcn"  # the same function, the same weight names (tests/nn/test_encoder_port.py)
     return params
+
+
+def _refuse_summed_conv(where: str, version: str, conv: Any, kind: str, fix: str) -> None:
+    """Files written before the format that made ``gine``/``resgated`` aggregate by mean hold
+    weights trained for sums: they would load, and silently compute another function."""
+    from gnnnas.nn.convs import SUMMED_BEFORE_FORMAT_4
+
+    if conv in SUMMED_BEFORE_FORMAT_4:
+        raise _error(f"{where} has {kind} format {version} with conv={conv!r}, whose messages were summed; this "
+                     f"gnnnas aggregates them by mean (large graphs such as DARTS diverged with sums): {fix}")
 
 
 def _is_int(low: int):
@@ -266,11 +278,11 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
 
     where, metadata, tensors, raw = _read(path, MAGIC, "predictor checkpoint")
     version = metadata.get("format_version")
-    if version not in (str(CHECKPOINT_FORMAT_VERSION), "2"):
+    if version not in (str(CHECKPOINT_FORMAT_VERSION), "3", "2"):
         hint = "; format 1 has no checksum of the weights: fit and save the predictor again" if version == "1" else ""
         raise _error(
             f"{where} has checkpoint format {version} (written by gnnnas "
-            f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 2 and {CHECKPOINT_FORMAT_VERSION}{hint}"
+            f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 2 to {CHECKPOINT_FORMAT_VERSION}{hint}"
         )
     _verify(where, metadata, raw)
     try:
@@ -282,6 +294,9 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
         raise _error(f"{where}: header field 'params' must be an object with a space name, got {params!r}")
     if version == "2":
         params = _upgrade_format_2(where, params)
+    if version == "3":
+        _refuse_summed_conv(where, version, params.get("conv"), "checkpoint",
+                            "fit the predictor again and save it")
     if space is not None and params["space"] != space:
         raise _error(f"{where} is a predictor for space {params['space']!r}, not {space!r}")
     try:
@@ -326,7 +341,8 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
 # ---------------------------------------------------------------------- pre-trained encoders
 ENCODER_MAGIC = "gnnnas-encoder"
 #: 1: encoder weights (``encoder.<param>``) + ``params``, ``featurizer`` and ``pretrain`` config.
-ENCODER_FORMAT_VERSION = 1
+#: 2: ``gine`` and ``resgated`` aggregate by mean; format-1 encoders of those convs are refused.
+ENCODER_FORMAT_VERSION = 2
 #: Predictor parameters that fix an encoder's shape and inputs: a pre-trained encoder starts a
 #: predictor only where these agree.
 ENCODER_PARAMS = ("space", "hidden_dim", "num_layers", "conv", "use_global_node", "cell_context", "readout",
@@ -374,9 +390,9 @@ def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
     """
     where, metadata, tensors, raw = _read(path, ENCODER_MAGIC, "pre-trained encoder")
     version = metadata.get("format_version")
-    if version != str(ENCODER_FORMAT_VERSION):
+    if version not in (str(ENCODER_FORMAT_VERSION), "1"):
         raise _error(f"{where} has pre-trained encoder format {version} (written by gnnnas "
-                     f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads format {ENCODER_FORMAT_VERSION}: "
+                     f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 1 and {ENCODER_FORMAT_VERSION}: "
                      "pre-train it again (gnnnas pretrain)")
     _verify(where, metadata, raw)
     try:
@@ -392,6 +408,9 @@ def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
              "null or a list of cell indices", prefix="config.")
     _checked(where, config, "pretrain", lambda v: isinstance(v, dict), "an object", prefix="config.")
     _checked(where, config, "featurizer", lambda v: isinstance(v, dict), "an object", prefix="config.")
+    if version == "1":
+        _refuse_summed_conv(where, version, config["params"].get("conv"), "pre-trained encoder",
+                            "pre-train it again (gnnnas pretrain)")
     f = config["featurizer"]
     _check_featurizer(where, f, "config.featurizer.")
     if not tensors or any(not k.startswith("encoder.") for k in tensors):

@@ -70,7 +70,7 @@ def load_bytes(tmp_path, blob):
 def test_roundtrip_and_header(saved, tmp_path, toy):
     predictor, blob = saved
     header, _ = split(blob)
-    assert header["__metadata__"]["format_version"] == str(CHECKPOINT_FORMAT_VERSION) == "3"
+    assert header["__metadata__"]["format_version"] == str(CHECKPOINT_FORMAT_VERSION) == "4"
     assert re.fullmatch(r"[0-9a-f]{64}", header["__metadata__"]["tensors_sha256"])
     # the helpers rebuild a file that loads: edits below fail because of the edit, not the rebuild
     loaded = load_bytes(tmp_path, rebuild(*split(blob)))
@@ -249,7 +249,7 @@ def _as_format_2(blob, aggr):
 
 @pytest.mark.parametrize("aggr", ["mean", None])
 def test_format_2_gcn_checkpoint_loads_into_the_pyg_encoder(saved, tmp_path, toy, aggr):
-    assert CHECKPOINT_FORMAT_VERSION == 3
+    assert CHECKPOINT_FORMAT_VERSION == 4
     loaded = load_bytes(tmp_path, _as_format_2(saved[1], aggr))
     assert loaded.conv == "gcn"
     np.testing.assert_allclose(loaded.predict(toy[0]), saved[0].predict(toy[0]), rtol=1e-5, atol=1e-6)
@@ -291,3 +291,40 @@ def test_an_unregistered_conv_cannot_be_saved_and_a_registered_one_can(toy, tmp_
         del CONVS["test-leconv"]
     with pytest.raises(CheckpointError, match="conv must be one of.*register_conv in this process"):
         Predictor.load(tmp_path / "u.gnnnas")  # a process that has not registered it
+
+
+# ---------------------------------------------------------------------- format 3 (summing gine, resgated)
+def _with_version(blob, version):
+    header, data = split(blob)
+    header["__metadata__"]["format_version"] = version
+    return rebuild(header, data)
+
+
+def test_format_3_files_load_unless_their_conv_summed_its_messages(saved, toy, tmp_path):
+    loaded = load_bytes(tmp_path, _with_version(saved[1], "3"))  # the GCN did not change
+    np.testing.assert_array_equal(loaded.predict(toy[0]), saved[0].predict(toy[0]))
+    for conv in ("gine", "resgated"):
+        predictor = Predictor(conv=conv, epochs=1, hidden_dim=8, num_layers=1).fit(*toy)
+        predictor.save(tmp_path / "c.gnnnas")
+        blob = (tmp_path / "c.gnnnas").read_bytes()
+        Predictor.load(tmp_path / "c.gnnnas")  # format 4: loads
+        with pytest.raises(CheckpointError, match=f"format 3 with conv='{conv}', whose messages were summed.*"
+                                                  "fit the predictor again"):
+            load_bytes(tmp_path, _with_version(blob, "3"))
+
+
+def test_format_1_encoder_of_a_summing_conv_is_refused(toy, tmp_path):
+    from gnnnas.nn.checkpoint import load_encoder
+
+    fast = {"hidden_dim": 8, "num_layers": 1, "pretrain_archs": 16, "pretrain_epochs": 1, "epochs": 1}
+    for conv, refused in (("gcn", False), ("resgated", True)):
+        path = tmp_path / f"{conv}.safetensors"
+        Predictor(conv=conv, pretrain="costs", **fast).pretrain_only().save_encoder(path)
+        load_encoder(path)
+        old = tmp_path / f"{conv}-v1.safetensors"
+        old.write_bytes(_with_version(path.read_bytes(), "1"))
+        if refused:
+            with pytest.raises(CheckpointError, match="pre-trained encoder format 1 with conv='resgated'.*pre-train it again"):
+                load_encoder(old)
+        else:
+            assert load_encoder(old).params == load_encoder(path).params
