@@ -15,6 +15,10 @@ then this script reads ``benchmarks/results/convs/<protocol>.json`` and ``<proto
 and writes benchmarks/results/convs.{json,md,png}: mean Kendall tau-b per conv, protocol and
 training size, and for each the paired difference to the dense encoder over the seeds both ran
 (mean, wins/losses, two-sided sign test, scipy's ``binomtest``).
+
+``gine`` and ``resgated`` aggregate by mean since checkpoint format 4; their runs from before
+(every file whose stem does not end in ``_mean``) appear as ``gnnnas-gine-sum`` and
+``gnnnas-resgated-sum``, out of the "Overall" ranking.
 """
 
 from __future__ import annotations
@@ -28,6 +32,16 @@ from paired import load, paired_rows, write_summary  # benchmarks/ is not a pack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DENSE = "dense encoder (before the port)"
+#: runs of the summing gine / resgated (before checkpoint format 4), in files not named *_mean
+SUMMED = {"gnnnas-gine": "gnnnas-gine-sum", "gnnnas-resgated": "gnnnas-resgated-sum"}
+
+
+def _load_conv_runs(path: Path) -> list[dict]:
+    records = load(path)
+    if not path.stem.endswith("_mean"):
+        for r in records:
+            r["model"] = SUMMED.get(r["model"], r["model"])
+    return records
 
 
 def main(argv=None) -> int:
@@ -46,7 +60,10 @@ def main(argv=None) -> int:
               "differ, so a seed's fit is not bit-identical; its rows were measured before the GCN's training moved "
               "from gather-scatter to sparse CSR products, which changes float summation order only and leaves "
               "the other convs untouched: PC201, 9 runs at 78 labels, .770 before and after, "
-              "benchmarks/results/pretrain.md). 1 torch thread per fit, default hyperparameters. "
+              "benchmarks/results/pretrain.md). `gnnnas-gine` and `gnnnas-resgated` aggregate their messages by "
+              "mean (since checkpoint format 4, measured 2026-12-04); `-sum` rows are the same layers summing "
+              "them, as gnnnas built them before (ResGatedGCN's sums diverged on DARTS: "
+              "benchmarks/results/darts_divergence_mean.md). 1 torch thread per fit, default hyperparameters. "
               "diff = conv - dense encoder on the same seed; sign test two-sided."), ""]
     for proto in args.protocols.split(","):
         # <protocol>.json, and <protocol>_<part>.json where a sweep was split over processes
@@ -54,7 +71,7 @@ def main(argv=None) -> int:
         for path in sorted((RESULTS / "convs").glob(f"{proto}*.json")):
             stem = path.stem
             if stem == proto or (stem.startswith(proto + "_") and not stem.endswith("_dense")):
-                records += load(path)
+                records += _load_conv_runs(path)
             elif stem.startswith(proto + "_") and stem.endswith("_dense"):
                 records += load(path, DENSE)
         if not records:
@@ -70,8 +87,9 @@ def main(argv=None) -> int:
 def _overall(table: dict) -> list[str]:
     """Which conv wins where: over every (protocol, N) cell with at least 3 seeds."""
     cells = [(p, n) for p in table for n in table[p]
-             if sum(len(r["seeds"]) >= 3 for m, r in table[p][n].items() if m != DENSE) >= 2]
-    convs = sorted({m for p, n in cells for m in table[p][n] if m != DENSE})
+             if sum(len(r["seeds"]) >= 3 for m, r in table[p][n].items()
+                    if m != DENSE and m not in SUMMED.values()) >= 2]
+    convs = sorted({m for p, n in cells for m in table[p][n] if m != DENSE and m not in SUMMED.values()})
     lines = ["## Overall", "", (f"Over the {len(cells)} (protocol, N) cells where at least two convs ran 3 seeds: "
                                 "how many of them each conv ran (3+ seeds), its mean paired difference to the dense "
                                 "encoder there, in how many it has the best mean tau of all convs (ties to 3 "
@@ -81,7 +99,8 @@ def _overall(table: dict) -> list[str]:
         mine = [(p, n) for p, n in cells if conv in table[p][n] and len(table[p][n][conv]["seeds"]) >= 3]
         diffs = [(table[p][n][conv].get("diff_mean"), p, n) for p, n in mine]
         diffs = [d for d in diffs if d[0] is not None]
-        top = {(p, n): max(r["tau_mean"] for m, r in table[p][n].items() if m != DENSE and len(r["seeds"]) >= 3)
+        top = {(p, n): max(r["tau_mean"] for m, r in table[p][n].items()
+                           if m in convs and len(r["seeds"]) >= 3)
                for p, n in mine}
         best = sum(table[p][n][conv]["tau_mean"] >= top[p, n] - 5e-4 for p, n in mine)  # ties (3 decimals) shared
         worst = min(diffs) if diffs else None
