@@ -79,9 +79,39 @@ def main(argv=None) -> int:
         table[proto], rows = paired_rows(records, DENSE)
         lines += [f"## {proto.upper()}", "", *rows]
         lines.append("")
+    lines += _matrix(table)
     lines += _overall(table)
     write_summary(Path(args.out), table, lines, DENSE)
     return 0
+
+
+def _matrix(table: dict) -> list[str]:
+    """Every conv by (protocol, N) in one table, as the README shows it: mean tau (paired
+    difference to the dense encoder; wins/losses where every seed went one way; seeds if not 3)."""
+    order = ["gnnnas", "gnnnas-gine", "gnnnas-gin", "gnnnas-gatv2", "gnnnas-transformer", "gnnnas-resgated",
+             "gnnnas-graphconv", "gnnnas-sage"]
+    head = [m.removeprefix("gnnnas-") if m != "gnnnas" else "gcn" for m in order]
+    lines = ["## Matrix", "", "Mean tau (paired difference to the dense encoder; wins/losses where every seed went "
+             "one way; seed count where not 3).", "", f"| | {' | '.join(head)} |", f"|{' --- |' * (len(order) + 1)}"]
+    for proto in table:
+        for n in sorted(table[proto], key=int):
+            cells = []
+            for model in order:
+                row = table[proto][n].get(model)
+                if row is None:
+                    cells.append("")
+                    continue
+                notes = []
+                if len(row["seeds"]) != 3:
+                    notes.append(f"{len(row['seeds'])} seed{'s' if len(row['seeds']) > 1 else ''}")
+                if "diff_mean" in row:
+                    notes.append(f"{row['diff_mean']:+.3f}".replace("0.", ".", 1))
+                    w, lo = row["wins"], row["losses"]
+                    if (w == 0 or lo == 0) and w + lo == len(row["paired_seeds"]) and w + lo > 1:
+                        notes.append(f"{w}/{lo}")
+                cells.append(f"{row['tau_mean']:.3f}".lstrip("0") + (f" ({', '.join(notes)})" if notes else ""))
+            lines.append(f"| {proto.upper()}, {n} | {' | '.join(cells)} |")
+    return [*lines, ""]
 
 
 def _overall(table: dict) -> list[str]:
