@@ -328,3 +328,7 @@ def test_format_1_encoder_of_a_summing_conv_is_refused(toy, tmp_path):
                 load_encoder(old)
         else:
             assert load_encoder(old).params == load_encoder(path).params
+        future = tmp_path / f"{conv}-v9.safetensors"
+        future.write_bytes(_with_version(path.read_bytes(), "9"))
+        with pytest.raises(CheckpointError, match="pre-trained encoder format 9 .*reads formats 1 and 2"):
+            load_encoder(future)

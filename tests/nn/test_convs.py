@@ -4,7 +4,7 @@ PyG layers plug in; edge kinds stay distinguishable to every conv."""
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch_geometric.nn import GATConv, GCNConv, GINEConv, MessagePassing
 
@@ -199,6 +199,10 @@ def _featurized(space_name, n, seed):
 @settings(max_examples=40, deadline=None)
 @given(space_name=st.sampled_from(SPACES), conv=st.sampled_from(CONV_NAMES), seed=st.integers(0, 10_000),
        n=st.integers(1, 8))
+@example(space_name="darts", conv="resgated", seed=0, n=8)  # the graphs where summing layers blew up,
+@example(space_name="darts", conv="gine", seed=0, n=8)      # always tried: random draws hit them
+@example(space_name="vit", conv="resgated", seed=0, n=8)    # only 4 times in 48
+@example(space_name="vit", conv="gine", seed=0, n=8)
 def test_no_conv_amplifies_activations_at_initialisation(space_name, conv, seed, n):
     """The encoder's node embeddings at initialisation stay on the scale of its input projection
     on every space, whatever the graph's size: a conv that sums every edge kind's messages grew
@@ -216,8 +220,9 @@ def test_no_conv_amplifies_activations_at_initialisation(space_name, conv, seed,
 
 def test_resgated_fits_darts_without_diverging():
     """The case behind the rule above: ResGatedGraphConv with summed messages reached a mean
-    ranking loss of 1.7e6 in its first epoch on DARTS labels (PDARTS, 100 labels), then ranked at
-    Kendall tau .13."""
+    ranking loss of 1.7e6 in its first epoch on PDARTS labels (seed 0, 100 labels; 6.9e7 at its
+    worst epoch) and ranked at Kendall tau .13 after 60 epochs, .16 after the protocol's 500
+    (benchmarks/results/darts_divergence_mean.md, convs.md)."""
     archs = sample("darts", 32)
     y = np.random.default_rng(0).normal(size=32)
     predictor = gnnnas.Predictor(space="darts", conv="resgated", epochs=2, batch_size=16, seed=0).fit(archs, y)
