@@ -161,6 +161,12 @@ def _refuse_summed_conv(where: str, version: str, conv: Any, kind: str, fix: str
                      f"gnnnas aggregates them by mean (large graphs such as DARTS diverged with sums): {fix}")
 
 
+def _newer_hint(version: Any, current: int) -> str:
+    """The advice for a file written by a newer gnnnas: upgrading reads it, refitting loses it."""
+    newer = isinstance(version, str) and version.isdigit() and int(version) > current
+    return "; a newer gnnnas wrote it: upgrade gnnnas (pip install --upgrade gnnnas) to read it" if newer else ""
+
+
 def _is_int(low: int):
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
@@ -279,7 +285,8 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
     where, metadata, tensors, raw = _read(path, MAGIC, "predictor checkpoint")
     version = metadata.get("format_version")
     if version not in (str(CHECKPOINT_FORMAT_VERSION), "3", "2"):
-        hint = "; format 1 has no checksum of the weights: fit and save the predictor again" if version == "1" else ""
+        hint = ("; format 1 has no checksum of the weights: fit and save the predictor again" if version == "1"
+                else _newer_hint(version, CHECKPOINT_FORMAT_VERSION))
         raise _error(
             f"{where} has checkpoint format {version} (written by gnnnas "
             f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 2 to {CHECKPOINT_FORMAT_VERSION}{hint}"
@@ -392,8 +399,8 @@ def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
     version = metadata.get("format_version")
     if version not in (str(ENCODER_FORMAT_VERSION), "1"):
         raise _error(f"{where} has pre-trained encoder format {version} (written by gnnnas "
-                     f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 1 and {ENCODER_FORMAT_VERSION}: "
-                     "pre-train it again (gnnnas pretrain)")
+                     f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 1 and {ENCODER_FORMAT_VERSION}"
+                     + (_newer_hint(version, ENCODER_FORMAT_VERSION) or ": pre-train it again (gnnnas pretrain)"))
     _verify(where, metadata, raw)
     try:
         config = json.loads(metadata["config"])
