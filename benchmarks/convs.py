@@ -91,13 +91,13 @@ def _matrix(table: dict) -> list[str]:
     order = ["gnnnas", "gnnnas-gine", "gnnnas-gin", "gnnnas-gatv2", "gnnnas-transformer", "gnnnas-resgated",
              "gnnnas-graphconv", "gnnnas-sage"]
     head = [m.removeprefix("gnnnas-") if m != "gnnnas" else "gcn" for m in order]
-    lines = ["## Matrix", "", "Mean tau (paired difference to the dense encoder; wins/losses where every seed went "
-             "one way; seed count where not 3).", "", f"| | {' | '.join(head)} |", f"|{' --- |' * (len(order) + 1)}"]
-    for proto in table:
-        for n in sorted(table[proto], key=int):
+    lines = ["## Matrix", "", ("Mean tau (paired difference to the dense encoder; wins/losses where every seed "
+                                "went one way; seed count where not 3)."), "", f"| | {' | '.join(head)} |", f"|{' --- |' * (len(order) + 1)}"]
+    for proto, by_size in table.items():
+        for n in sorted(by_size, key=int):
             cells = []
             for model in order:
-                row = table[proto][n].get(model)
+                row = by_size[n].get(model)
                 if row is None:
                     cells.append("")
                     continue
