@@ -6,6 +6,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -624,6 +625,7 @@ class Predictor(BaseEstimator):
         step = 0
         history: list[dict[str, float]] = []
         best_tau, best_state, stale = -math.inf, None, 0
+        lowest_loss, lowest_loss_state = math.inf, None  # restored only if the fit collapses
         progress = _progress(epochs, self.verbose)
         for epoch in range(epochs):
             model.train()
@@ -662,6 +664,9 @@ class Predictor(BaseEstimator):
                 total += float(loss.detach()) * len(idx)
             schedule.step()
             record = {"epoch": epoch + 1, "loss": total / len(order)}
+            if record["loss"] < lowest_loss:
+                lowest_loss = record["loss"]
+                lowest_loss_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if hyper_steps:
                 record["hyper_loss"] = hyper_total / hyper_steps
                 record["task_weights"] = weighting.task_weights().tolist()
@@ -686,6 +691,13 @@ class Predictor(BaseEstimator):
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
+        if best_state is None and lowest_loss_state is not None and _collapsed(model, train_batch):
+            model.load_state_dict(lowest_loss_state)
+            outcome = ("they score alike too: try a lower lr or another seed" if _collapsed(model, train_batch)
+                       else "they rank the training architectures")
+            warnings.warn(f"member with seed {seed} collapsed to one score for every architecture (every unit of "
+                          "the ranking head inactive, no gradient left); restored the weights of its lowest-loss "
+                          f"epoch (loss {lowest_loss:.4f}): {outcome}", RuntimeWarning, stacklevel=3)
         return model.cpu() if device.type != "cpu" else model, history
 
     def _parallel_step(self, stepped, model: RankingModel, train_batch: DenseGraphBatch, idx: torch.Tensor, draw):
@@ -832,6 +844,19 @@ class Predictor(BaseEstimator):
         from gnnnas.nn.checkpoint import load_checkpoint
 
         return load_checkpoint(cls, path, space=space)
+
+
+def _collapsed(model: RankingModel, batch: DenseGraphBatch) -> bool:
+    """Whether ``model`` (in eval mode) scores every architecture of ``batch`` alike: once every
+    ReLU unit of the ranking head is inactive for every input, no gradient reaches it again and
+    the fit stays constant (seen with ``conv="resgated"`` on PVIT, 100 labels, seed 0)."""
+    with torch.no_grad():
+        scores = model(batch)
+    if len(scores) < 2:
+        return False
+    if not torch.isfinite(scores).all():
+        return True
+    return float(scores.max() - scores.min()) <= 1e-6 * (1.0 + float(scores.abs().max()))
 
 
 def auto_epochs(n_train: int, batch_size: int, steps: int = 4000, lo: int = 100, hi: int = 500) -> int:

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -252,3 +254,28 @@ def test_save_load_keeps_bootstrap_and_spread(toy, tmp_path):
     assert q.bootstrap is True and q.get_params() == p.get_params()
     for a, b in zip(p.predict(archs, return_std=True), q.predict(archs, return_std=True)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_fit_that_collapses_to_one_score_restores_its_lowest_loss_epoch():
+    """Once every ReLU unit of the ranking head is inactive, no gradient reaches it again and the
+    fit ends scoring every architecture alike (conv="resgated" on PVIT, 100 labels, seed 0). A
+    high learning rate provokes it here; the member is restored to its lowest-loss epoch and a
+    RuntimeWarning says so."""
+    from gnnnas.predictor import _collapsed
+
+    space = gnnnas.get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(24)]
+    y = rng.normal(size=24)
+    params = {"epochs": 30, "hidden_dim": 16, "num_layers": 2, "seed": 0, "batch_size": 8}
+    with pytest.warns(RuntimeWarning, match="collapsed to one score.*restored the weights of its lowest-loss "
+                                            "epoch.*they rank the training architectures"):
+        restored = Predictor(lr=0.3, **params).fit(archs, y)
+    scores = restored.predict(archs)
+    assert scores.max() - scores.min() > 1e-3
+    with pytest.warns(RuntimeWarning, match="they score alike too: try a lower lr"):
+        Predictor(lr=10.0, **params).fit(archs, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        healthy = Predictor(**params).fit(archs, y)  # the default lr does not collapse: nothing restored
+    assert not _collapsed(healthy.models_[0], healthy.featurizer_.transform(archs))
