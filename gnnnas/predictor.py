@@ -348,6 +348,13 @@ class Predictor(BaseEstimator):
                 all equal and small enough to standardise (mean and std must not overflow).
             RuntimeError: in a data-parallel fit, another rank's input failed these checks (every
                 rank stops, none waits in a collective for the failed one).
+
+        Warns:
+            RuntimeWarning: a member ended scoring every training architecture alike (its
+                ranking head's ReLU units all inactive, so no gradient could revive it) and was
+                restored to its lowest-loss epoch; the message says whether that epoch ranks.
+                Not checked with ``validation_fraction > 0``, which keeps the best-validation
+                epoch instead.
         """
         parallel = bool(self.data_parallel) and distributed.world()[1] > 1
         with distributed.fail_together(parallel):  # one rank's bad input stops every rank
