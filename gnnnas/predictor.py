@@ -673,7 +673,7 @@ class Predictor(BaseEstimator):
             record = {"epoch": epoch + 1, "loss": total / len(order)}
             if record["loss"] < lowest_loss:
                 lowest_loss = record["loss"]
-                lowest_loss_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                lowest_loss_state = _snapshot(model)
             if hyper_steps:
                 record["hyper_loss"] = hyper_total / hyper_steps
                 record["task_weights"] = weighting.task_weights().tolist()
@@ -685,7 +685,7 @@ class Predictor(BaseEstimator):
                 record["val_tau"] = tau
                 if tau > best_tau:
                     best_tau, stale = tau, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best_state = _snapshot(model)
                 else:
                     stale += 1
                 if distributed.all_ranks_agree(self.early_stopping_patience is not None
@@ -851,6 +851,11 @@ class Predictor(BaseEstimator):
         from gnnnas.nn.checkpoint import load_checkpoint
 
         return load_checkpoint(cls, path, space=space)
+
+
+def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of ``model``'s weights that later steps leave alone (for ``load_state_dict``)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _collapsed(model: RankingModel, batch: DenseGraphBatch) -> bool:

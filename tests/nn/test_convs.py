@@ -189,10 +189,9 @@ def test_gcn_layer_of_two_widths_with_and_without_autograd():
 
 
 def _featurized(space_name, n, seed):
+    """The archs, the featurizer a Predictor fits on them, and their padded batch."""
     archs = sample(space_name, n, seed)
-    width = 0 if archs[0].node_features is None else archs[0].node_features.shape[1]
-    macro = sorted(set().union(*(a.macro.keys() for a in archs)))
-    featurizer = GraphFeaturizer(archs[0].vocab, node_feature_dim=width, macro_names=macro).fit(archs)
+    featurizer = gnnnas.Predictor(space=space_name)._new_featurizer(archs, gnnnas.get_space(space_name)).fit(archs)
     return archs, featurizer, featurizer.transform(archs)
 
 
