@@ -48,7 +48,7 @@ TASKS: dict[str, tuple[str, str | None, bool]] = {
     "darts": ("darts", None, True),
     "nb101": ("nb101", None, True),
 }
-METHODS = ("random", "rea", "gnnnas", "gnnnas-pretrained")
+METHODS = ("random", "rea", "gnnnas", "gnnnas-pretrained", "gnnnas-scratch")
 CHECKPOINTS = (50, 100, 150)
 
 
@@ -72,8 +72,8 @@ def run_one(method: str, space, oracle: search.BenchmarkOracle, budget: int, see
         if stop_at_optimum and result.best_value >= oracle.max_value:
             raise _Reached
 
-    if method == "gnnnas-pretrained":  # the default factory's predictor, from the encoder gnnnas ships
-        predictor_options = {**predictor_options, "predictor_factory": _pretrained_factory}
+    if method in _START:  # the default factory's predictor with an explicit start of its encoder
+        predictor_options = {**predictor_options, "predictor_factory": _START[method]}
     try:
         result = search.predictor_search(space, oracle, budget, rng=seed, candidates=candidates,
                                          on_round=on_round, **predictor_options)
@@ -85,6 +85,14 @@ def run_one(method: str, space, oracle: search.BenchmarkOracle, budget: int, see
 def _pretrained_factory(space, seed: int):
     """:func:`gnnnas.search.default_predictor_factory`'s predictor with ``pretrained="default"``."""
     return search.default_predictor_factory(space, seed).set_params(pretrained="default")
+
+
+def _scratch_factory(space, seed: int):
+    """:func:`gnnnas.search.default_predictor_factory`'s predictor with ``pretrained=None``."""
+    return search.default_predictor_factory(space, seed).set_params(pretrained=None)
+
+
+_START = {"gnnnas-pretrained": _pretrained_factory, "gnnnas-scratch": _scratch_factory}
 
 
 def summarise(runs: list[dict], task: str, method: str) -> dict:
@@ -252,7 +260,9 @@ def main(argv=None) -> int:
         "gnnnas": (f"predictor_search: {args.initial} random, then rounds of {args.per_round} queries "
                    f"(a fraction {args.local} to the best-scored unseen neighbours of the incumbent), acquisition "
                    f"{args.acquisition!r}, pool of {args.pool} (half mutations of the 10 best, half random); "
-                   "predictor = default_predictor_factory (3 bootstrap members, 50 epochs), refit every round"),
+                   "predictor = default_predictor_factory (3 bootstrap members, 50 epochs; since 2026-12-04 "
+                   "its encoder starts from the shipped one where it fits, pretrained='auto'), refit every round"),
+        "gnnnas-scratch": "as gnnnas, the encoder from a random initialisation (pretrained=None)",
         "gnnnas-pretrained": ("as gnnnas, the predictor starting from the encoder gnnnas ships for the space "
                               "(pretrained='default': NB201, the costs pretext on all cells, no labels)"),
     }

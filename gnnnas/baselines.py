@@ -120,6 +120,7 @@ def np_gcn(space: str, seed: int, **overrides):
         contract_identities=False,
         loss="mse",
         label_transform="standard",
+        pretrained=None,  # Wen et al. train from scratch
         seed=seed,
     )
     params.update(overrides)

@@ -177,6 +177,8 @@ def _predictor_params(args: argparse.Namespace) -> dict:
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
+    if params.get("pretrained") == "none":
+        params["pretrained"] = None  # a random initialisation
     return params
 
 
@@ -626,7 +628,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrain", default=None, metavar="TASKS",
                    help="self-supervised pre-training on unlabelled archs first, e.g. costs+masked (see `gnnnas pretrain`)")
     p.add_argument("--pretrained", default=None, metavar="FILE",
-                   help="start from a pre-trained encoder file (`gnnnas pretrain --out`), or 'default' (shipped)")
+                   help="where the encoder starts: 'auto' (default: the encoder gnnnas ships for the space when it "
+                        "fits, else random), 'default' (the shipped one, or an error), 'none' (random), or a file "
+                        "of `gnnnas pretrain --out`")
     p.add_argument("--pretrain-archs", dest="pretrain_archs", type=_in(NUMERIC_PARAMS["pretrain_archs"]),
                    default=None, help="with --pretrain: size of the unlabelled pool (default: 20,000)")
     p.add_argument("--pretrain-epochs", dest="pretrain_epochs", type=_POSITIVE, default=None,

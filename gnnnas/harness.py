@@ -297,7 +297,9 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
         return lambda space, seed: Predictor(space=space, seed=seed, **{**over, **kw})
 
     specs = [
-        ModelSpec("gnnnas", ours(), "our predictor, default hyperparameters"),
+        ModelSpec("gnnnas", ours(), "our predictor, default hyperparameters (NB201: starts from the shipped encoder)"),
+        ModelSpec("gnnnas-scratch", ours(pretrained=None),
+                  "our predictor from a random initialisation (pretrained=None; the default before it moved to 'auto')"),
         ModelSpec("gnnnas-no-global", ours(use_global_node=False, readout="mean+sum"), "ablation: no global macro node"),
         ModelSpec("gnnnas-macro", ours(macro_features=True), "variant: macro features (params, FLOPs, depth...) on the global node"),
         *(ModelSpec(f"gnnnas-{name}", ours(conv=name), f"variant: encoder conv {name!r} ({spec.source})")

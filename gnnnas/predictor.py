@@ -150,10 +150,19 @@ class Predictor(BaseEstimator):
             labels. Never reads a label. The pre-trained encoder is kept in
             ``pretrained_encoder_`` (:meth:`save_encoder`) and memoised in the process, so
             fits that differ only in their labels pre-train once. ``None``: no pre-training.
-        pretrained: start from a pre-trained encoder file (:meth:`save_encoder`, ``gnnnas
-            pretrain``) instead of pre-training; the file's space and encoder shape
-            (:data:`gnnnas.nn.checkpoint.ENCODER_PARAMS`) must match this predictor's.
-            ``"default"``: the encoder shipped with gnnnas for the space, where there is one.
+        pretrained: where the encoder's weights start. ``"auto"`` (default): from the encoder
+            gnnnas ships for the space (``gnnnas/pretrained/``, today NB201's: the ``costs``
+            pretext on all 15,625 cells) when there is one, ``pretrain`` is ``None`` and the
+            file's encoder shape (:data:`gnnnas.nn.checkpoint.ENCODER_PARAMS`), op vocabulary
+            and cell stacking equal this predictor's; otherwise from a random initialisation.
+            Chosen because it measured better: P201 .730 / .800 / .840 / .900 vs .719 / .789 /
+            .837 / .895 from scratch at 39 / 78 / 156 / 469 labels (5 seeds), PC201 .790 vs .770
+            (9 runs; ``benchmarks/results/pretrain.md``). ``None``: always a random
+            initialisation (the predictor as measured before the switch). ``"default"``: the
+            shipped encoder, and a ``ValueError`` where there is none or it does not fit. A file
+            path (:meth:`save_encoder`, ``gnnnas pretrain``): that encoder; its space and
+            encoder shape must match this predictor's. ``pretrained_encoder_`` tells after
+            ``fit`` which start was taken (``None``: random).
         pretrain_archs: architectures of the pre-training pool (see ``pretrain``).
         pretrain_epochs, pretrain_batch_size: the pre-training schedule (AdamW, ``lr``,
             ``weight_decay``, cosine decay).
@@ -220,7 +229,7 @@ class Predictor(BaseEstimator):
         hyper_loss_weight: float = 1.0,
         proxy_rank_weight: float = 0.0,
         pretrain: str | None = None,
-        pretrained: str | os.PathLike | None = None,
+        pretrained: str | os.PathLike | None = "auto",
         pretrain_archs: int = 20000,
         pretrain_epochs: int = 10,
         pretrain_batch_size: int = 256,
@@ -314,8 +323,8 @@ class Predictor(BaseEstimator):
         if self.pretrain is not None:
             parse_pretrain(self.pretrain)
         if self.pretrained is not None and not isinstance(self.pretrained, (str, os.PathLike)):
-            raise ValueError(f"pretrained must be a file path or 'default', got {self.pretrained!r}")
-        if self.pretrain is not None and self.pretrained is not None:
+            raise ValueError(f"pretrained must be 'auto', 'default', None or a file path, got {self.pretrained!r}")
+        if self.pretrain is not None and self.pretrained not in (None, "auto"):
             raise ValueError("pass pretrain (run the self-supervised stage) or pretrained (start from a file), not both")
         if self.early_stopping_patience is not None and self.validation_fraction == 0:
             raise ValueError("early_stopping_patience needs validation_fraction > 0")
@@ -463,21 +472,47 @@ class Predictor(BaseEstimator):
     def _start_encoder(self, graphs: list[ArchGraph], space: SearchSpace, device: torch.device,
                        unlabelled: Sequence[Any] | None, parallel: bool = False) -> tuple[GraphFeaturizer, dict | None]:
         """The fitted featurizer and the encoder weights every member starts from (``None``:
-        random initialisation), from ``pretrained``, the ``pretrain`` stage, or neither."""
+        random initialisation), from the ``pretrain`` stage, ``pretrained``, or neither."""
         from gnnnas.nn.checkpoint import featurizer_from_state
 
         self.pretrained_encoder_ = None
-        if self.pretrained is not None:
-            encoder = self._load_pretrained(space)
-        elif self.pretrain is not None:
+        if self.pretrain is not None:
             encoder = self._pretrain(space, device, unlabelled, parallel)
+        elif self.pretrained is None:
+            encoder = None
+        elif isinstance(self.pretrained, str) and self.pretrained == "auto":
+            encoder = self._shipped_if_fits(space)
         else:
+            encoder = self._load_pretrained(space)
+        if encoder is None:
             return self._new_featurizer(graphs, space).fit(graphs), None
         if tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ()):
             raise ValueError(f"the pre-trained encoder stacks cells as {encoder.cell_sequence}, these architectures "
                              f"as {self.cell_sequence_}: it was trained on other networks of the space")
         self.pretrained_encoder_ = encoder
         return featurizer_from_state(space.vocab, encoder.featurizer), encoder.state
+
+    def _shipped_if_fits(self, space: SearchSpace):
+        """``pretrained="auto"``: the encoder shipped for ``space`` if there is one and it fits
+        this predictor (shape, op vocabulary, cell stacking), else ``None``."""
+        from gnnnas.nn.checkpoint import load_encoder
+        from gnnnas.pretraining import shipped_spaces
+
+        if space.name not in shipped_spaces():
+            return None
+        from gnnnas.pretraining import shipped_encoder
+
+        encoder = load_encoder(shipped_encoder(space.name))
+        if (self._encoder_mismatch(encoder, space) is not None or list(space.vocab.ops) != list(encoder.vocab)
+                or tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ())):
+            return None
+        return encoder
+
+    def _encoder_mismatch(self, encoder, space: SearchSpace) -> str | None:
+        """The encoder parameters in which a pre-trained encoder differs from this predictor."""
+        ours = self._encoder_params(space)
+        differ = {k: (encoder.params.get(k), v) for k, v in ours.items() if encoder.params.get(k) != v}
+        return ", ".join(f"{k}={a!r} in the file, {b!r} here" for k, (a, b) in differ.items()) or None
 
     def _load_pretrained(self, space: SearchSpace):
         from gnnnas.nn.checkpoint import load_encoder
@@ -488,10 +523,7 @@ class Predictor(BaseEstimator):
 
             path = shipped_encoder(space.name)
         encoder = load_encoder(path)
-        ours = self._encoder_params(space)
-        differ = {k: (encoder.params.get(k), v) for k, v in ours.items() if encoder.params.get(k) != v}
-        if differ:
-            detail = ", ".join(f"{k}={a!r} in the file, {b!r} here" for k, (a, b) in differ.items())
+        if (detail := self._encoder_mismatch(encoder, space)) is not None:
             hint = (" (pretrained='default' is the shipped encoder of the default shape: leave these "
                     "parameters at their defaults, or pre-train one with pretrain=...)") if self.pretrained == "default" else ""
             raise ValueError(f"pretrained encoder {str(path)!r} does not fit this predictor: {detail}{hint}")

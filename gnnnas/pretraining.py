@@ -30,7 +30,7 @@ from gnnnas.nn.probe import FLOW_NAMES, ZERO_COST_NAMES, cached_probe_scores
 from gnnnas.params import CONV_NAMES
 from gnnnas.spaces.base import SearchSpace
 
-__all__ = ["MEMO", "pretrain_pool", "pretrain_stage", "probe_targets", "shipped_encoder"]
+__all__ = ["MEMO", "pretrain_pool", "pretrain_stage", "probe_targets", "shipped_encoder", "shipped_spaces"]
 
 #: Pre-trained encoders of this process, by everything that determines them (not the labels).
 MEMO: dict = {}
@@ -144,6 +144,17 @@ def json_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def shipped_spaces() -> list[str]:
+    """Names of the spaces gnnnas ships a pre-trained encoder for (``gnnnas/pretrained/<space>.safetensors``;
+    empty if the installation lacks its package data)."""
+    from importlib import resources
+
+    folder = resources.files("gnnnas") / "pretrained"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors"))
+
+
 def shipped_encoder(space: str) -> Path:
     """Path of the pre-trained encoder shipped with gnnnas for ``space`` (a real file, also when
     gnnnas is imported from a zip archive: then a temporary copy).
@@ -160,7 +171,7 @@ def shipped_encoder(space: str) -> Path:
     if not folder.is_dir():
         raise ValueError(f"this gnnnas installation has no pre-trained encoders ({folder} is missing): "
                          "reinstall gnnnas with its package data, or pre-train one with pretrain=...")
-    shipped = sorted(p.name[: -len(".safetensors")] for p in folder.iterdir() if p.name.endswith(".safetensors"))
+    shipped = shipped_spaces()
     if space not in shipped:
         raise ValueError(f"gnnnas ships no pre-trained encoder for space {space!r} (it ships: {shipped or 'none'}); "
                          "pre-train one with pretrain=... or `gnnnas pretrain`")

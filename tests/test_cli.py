@@ -71,6 +71,21 @@ def test_pretrain_then_train_from_it(tmp_path, capsys):
     assert "hidden_dim=16 in the file, 32 here" in capsys.readouterr().err
 
 
+def test_train_starts_from_the_shipped_encoder_unless_told_none(tmp_path):
+    """`gnnnas train` keeps Predictor's default pretrained="auto"; `--pretrained none` is a random start."""
+    space = gnnnas.get_space("nb201")
+    write_csv(tmp_path / "train.csv", space, n=20)
+    auto, scratch = tmp_path / "auto.gnnnas", tmp_path / "scratch.gnnnas"
+    common = ["train", "--csv", str(tmp_path / "train.csv"), "--epochs", "1", "-q", "--out"]
+    assert main([*common, str(auto)]) == 0
+    assert main([*common, str(scratch), "--pretrained", "none"]) == 0
+    assert gnnnas.Predictor.load(auto).pretrained == "auto"
+    assert gnnnas.Predictor.load(scratch).pretrained is None
+    with open(tmp_path / "train.csv") as f:
+        archs = [row["arch"] for row in csv.DictReader(f)]
+    assert not np.allclose(gnnnas.Predictor.load(auto).predict(archs), gnnnas.Predictor.load(scratch).predict(archs))
+
+
 def test_cli_errors(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("model,acc\nx,1\n")
     assert main(["train", "--csv", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "m")]) == 2

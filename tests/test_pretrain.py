@@ -122,7 +122,7 @@ def test_parameter_errors():
         Predictor(pretrain="zero").fit(archs, y)
     with pytest.raises(ValueError, match="not both"):
         Predictor(pretrain="costs", pretrained="x.safetensors").fit(archs, y)
-    with pytest.raises(ValueError, match="pretrained must be a file path"):
+    with pytest.raises(ValueError, match="pretrained must be 'auto', 'default', None or a file path"):
         Predictor(pretrained=3).fit(archs, y)
     with pytest.raises(ValueError, match="pretrain_only needs pretrain"):
         Predictor().pretrain_only()
@@ -253,3 +253,37 @@ def test_shipped_nb201_encoder_fits_the_default_predictor():
     for key, value in shipped.state.items():
         assert torch.equal(encoder_state(predictor)[key], value)
     assert np.isfinite(predictor.predict(archs)).all()
+
+
+@pytest.mark.parametrize("space_name", SPACES)
+@pytest.mark.parametrize("shape", [{}, {"hidden_dim": 16, "num_layers": 2}, {"conv": "gin"},
+                                   {"use_global_node": False, "readout": "mean+sum"}],
+                         ids=["default-shape", "small", "gin", "no-global"])
+def test_auto_is_the_shipped_encoder_where_it_fits_else_a_random_start(space_name, shape):
+    """The default pretrained="auto" rule, for every built-in space and encoder shape: exactly
+    pretrained="default" where that is accepted, exactly pretrained=None where it is refused."""
+    archs, y = labelled(space_name)
+
+    def fit(pretrained):
+        return Predictor(space=space_name, pretrained=pretrained, epochs=1, seed=0, **shape).fit(archs, y)
+
+    auto = fit("auto")
+    try:
+        expected = fit("default")
+    except ValueError:  # no encoder shipped for the space, or not of this shape
+        expected = fit(None)
+        assert auto.pretrained_encoder_ is None
+    else:
+        assert auto.pretrained_encoder_ is not None
+    if space_name == "nb201" and not shape:  # the shipped file fits the default predictor
+        assert auto.pretrained_encoder_ is not None
+    np.testing.assert_array_equal(auto.predict(archs), expected.predict(archs))
+
+
+def test_auto_is_the_default_and_yields_to_pretrain():
+    assert Predictor().pretrained == "auto"
+    archs, y = labelled("nb201")
+    predictor = Predictor(space="nb201", pretrain="costs", **FAST).fit(archs, y)  # no "not both" error
+    assert predictor.pretrained_encoder_.pretrain["archs"] == 64  # its own stage, not the shipped file
+    with pytest.raises(ValueError, match="not both"):
+        Predictor(space="nb201", pretrain="costs", pretrained="default").fit(archs, y)
