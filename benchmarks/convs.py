@@ -2,9 +2,10 @@
 
 Runs are made with ``run_protocol.py`` (same protocols, splits and seeds for every model):
 
-    # every conv of the registry, this tree
+    # every conv of the registry, this tree (gnnnas-scratch: the GCN from random weights like the
+    # other convs; plain `gnnnas` starts NB201 fits from the shipped encoder since 2026-12-04)
     python benchmarks/run_protocol.py --protocol P201 --seeds 3 --sizes 78 \\
-        --models gnnnas,gnnnas-gin,gnnnas-gine,gnnnas-gatv2,gnnnas-transformer,gnnnas-resgated,gnnnas-graphconv,gnnnas-sage \\
+        --models gnnnas-scratch,gnnnas-gin,gnnnas-gine,gnnnas-gatv2,gnnnas-transformer,gnnnas-resgated,gnnnas-graphconv,gnnnas-sage \\
         --out benchmarks/results/convs/p201
     # the dense encoder before the port, from a checkout of 5d3ea6e
     (cd /tmp/dense-tree && PYTHONPATH=. python benchmarks/run_protocol.py --protocol P201 --seeds 3 --sizes 78 \\
@@ -28,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import load, paired_rows, write_summary  # benchmarks/ is not a package
+from paired import load, load_from_scratch, paired_rows, write_summary  # benchmarks/ is not a package
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DENSE = "dense encoder (before the port)"
@@ -37,7 +38,7 @@ SUMMED = {"gnnnas-gine": "gnnnas-gine-sum", "gnnnas-resgated": "gnnnas-resgated-
 
 
 def _load_conv_runs(path: Path) -> list[dict]:
-    records = load(path)
+    records = load_from_scratch(path, nb201=path.stem.startswith("p201"))  # the GCN from random weights, like every conv
     if not path.stem.endswith("_mean"):
         for r in records:
             r["model"] = SUMMED.get(r["model"], r["model"])

@@ -26,6 +26,27 @@ def load(path: Path, rename: str | None = None) -> list[dict]:
     return records
 
 
+#: from this date on, run_protocol.py's `gnnnas` starts NB201 fits from the shipped encoder
+#: (Predictor's pretrained="auto"); `gnnnas-scratch` is the random start `gnnnas` had before
+SHIPPED_START_SINCE = "2026-12-04"
+
+
+def load_from_scratch(path: Path, nb201: bool) -> list[dict]:
+    """The records of one run_protocol.py file with the random-start GCN named ``gnnnas``, as it
+    was named before the default start changed: ``gnnnas-scratch`` runs become ``gnnnas``, and on
+    NB201 protocols (``nb201``) ``gnnnas`` runs of files written since become ``gnnnas-shipped-start``."""
+    if not path.exists():
+        return []
+    written = json.loads(path.read_text())["environment"]["date"]
+    records = load(path)
+    for r in records:
+        if r["model"] == "gnnnas" and nb201 and written >= SHIPPED_START_SINCE:
+            r["model"] = "gnnnas-shipped-start"
+        elif r["model"] == "gnnnas-scratch":
+            r["model"] = "gnnnas"
+    return records
+
+
 def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
     """``(table {N: {model: row}}, markdown lines)`` of one protocol's records."""
     by = defaultdict(dict)

@@ -3,14 +3,16 @@
 Runs are made with ``run_protocol.py`` (same protocols, splits and seeds for every model):
 
     python benchmarks/run_protocol.py --protocol P201 --seeds 3 --sizes 78 \\
-        --models gnnnas,gnnnas-pretrain-costs,gnnnas-pretrain-masked,gnnnas-pretrain-both \\
+        --models gnnnas-scratch,gnnnas-pretrain-costs,gnnnas-pretrain-masked,gnnnas-pretrain-both \\
         --out benchmarks/results/pretrain/p201
     python benchmarks/run_protocol.py --protocol P201 --seeds 3 --sizes 78 \\
         --models gnnnas-pretrain-zero_cost,gnnnas-pretrain-costs-zero_cost --out benchmarks/results/pretrain/p201_probe
 
 then this script reads ``benchmarks/results/pretrain/<protocol>*.json`` and writes
 benchmarks/results/pretrain.{json,md,png}: mean Kendall tau-b per variant, protocol and training
-size, and the paired difference to ``gnnnas`` (no pre-training) over the seeds both ran (mean,
+size, and the paired difference to ``gnnnas`` (no pre-training: the random start, run as
+``gnnnas-scratch`` since plain ``gnnnas`` starts NB201 fits from the shipped encoder, 2026-12-04;
+such runs appear as ``gnnnas-shipped-start``) over the seeds both ran (mean,
 wins/losses, two-sided sign test). A variant's fit seconds include its pre-training on the first
 fit of a seed in a process (later fits of that seed recall the memoised encoder); the zero-cost
 cache (NB201: 15,625 networks at initialisation) is built by the first zero_cost/flow fit.
@@ -23,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import load, paired_rows, write_summary  # benchmarks/ is not a package
+from paired import load_from_scratch, paired_rows, write_summary  # benchmarks/ is not a package
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASELINE = "gnnnas"
@@ -55,7 +57,8 @@ def main(argv=None) -> int:
         eras = {"now": [], "before": []}
         for path in sorted((RESULTS / "pretrain").glob(f"{proto}*.json")):
             if path.stem == proto or path.stem.startswith(proto + "_"):
-                eras["before" if path.stem in BEFORE_CSR else "now"] += load(path)
+                eras["before" if path.stem in BEFORE_CSR else "now"] += load_from_scratch(
+                    path, nb201=proto in ("p201", "pc201"))
         for era, records in eras.items():
             if not records:
                 continue

@@ -95,6 +95,24 @@ def _scratch_factory(space, seed: int):
 _START = {"gnnnas-pretrained": _pretrained_factory, "gnnnas-scratch": _scratch_factory}
 
 
+#: from this date on, the `gnnnas` method (the default predictor) starts NB201 fits from the
+#: shipped encoder; its earlier NB201 runs started from random weights, as `gnnnas-scratch` does
+SHIPPED_START_SINCE = "2026-12-04"
+
+
+def _read_runs(path: Path) -> dict:
+    """A results file, its NB201 `gnnnas` runs of before the default start changed renamed
+    `gnnnas-scratch` (what they measured), so that merged files keep the two starts apart."""
+    payload = json.loads(path.read_text())
+    if payload.get("environment", {}).get("date", SHIPPED_START_SINCE) < SHIPPED_START_SINCE:
+        for run in payload["runs"]:
+            if run["method"] == "gnnnas" and run["task"].startswith("nb201"):
+                run["method"] = "gnnnas-scratch"
+        if "gnnnas" in payload.get("methods", {}):
+            payload["methods"]["gnnnas-scratch"] = payload["methods"]["gnnnas"] + " (random initial weights)"
+    return payload
+
+
 def summarise(runs: list[dict], task: str, method: str) -> dict:
     mine = [r for r in runs if r["task"] == task and r["method"] == method]
     if not mine:
@@ -243,7 +261,7 @@ def main(argv=None) -> int:
                          "acquisition": args.acquisition, "pool": args.pool}
     stem = Path(args.out) if args.out else RESULTS / "search"
     json_path = stem.with_suffix(".json")
-    payload = json.loads(json_path.read_text()) if json_path.is_file() else {"runs": [], "optima": {}}
+    payload = _read_runs(json_path) if json_path.is_file() else {"runs": [], "optima": {}}
     payload["protocol"] = {
         "description": (
             "each run queries the benchmark table as an oracle (one query = one label), never the same "
@@ -283,7 +301,7 @@ def main(argv=None) -> int:
     if args.merge:
         methods_text = dict(payload["methods"])
         for path in args.merge:
-            other = json.loads(Path(path).read_text())
+            other = _read_runs(Path(path))
             keys = {(r["task"], r["method"], r["seed"]) for r in other["runs"]}
             payload["runs"] = [r for r in payload["runs"] if (r["task"], r["method"], r["seed"]) not in keys]
             payload["runs"] += other["runs"]

@@ -177,7 +177,7 @@ def _predictor_params(args: argparse.Namespace) -> dict:
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
-    if params.get("pretrained") == "none":
+    if isinstance(params.get("pretrained"), str) and params["pretrained"].lower() == "none":
         params["pretrained"] = None  # a random initialisation
     return params
 

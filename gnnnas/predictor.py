@@ -481,9 +481,12 @@ class Predictor(BaseEstimator):
         elif self.pretrained is None:
             encoder = None
         elif isinstance(self.pretrained, str) and self.pretrained == "auto":
-            encoder = self._shipped_if_fits(space)
+            encoder = self._shipped_if_fits(space, graphs)
         else:
             encoder = self._load_pretrained(space)
+            if (width := self._node_feature_mismatch(encoder, graphs)) is not None:
+                raise ValueError(f"pretrained encoder {str(self.pretrained)!r} was trained on {width}: "
+                                 "it cannot read these node features")
         if encoder is None:
             return self._new_featurizer(graphs, space).fit(graphs), None
         if tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ()):
@@ -492,21 +495,28 @@ class Predictor(BaseEstimator):
         self.pretrained_encoder_ = encoder
         return featurizer_from_state(space.vocab, encoder.featurizer), encoder.state
 
-    def _shipped_if_fits(self, space: SearchSpace):
+    def _shipped_if_fits(self, space: SearchSpace, graphs: Sequence[ArchGraph]):
         """``pretrained="auto"``: the encoder shipped for ``space`` if there is one and it fits
-        this predictor (shape, op vocabulary, cell stacking), else ``None``."""
+        this predictor and these graphs (shape, op vocabulary, cell stacking, node features),
+        else ``None``."""
         from gnnnas.nn.checkpoint import load_encoder
-        from gnnnas.pretraining import shipped_spaces
+        from gnnnas.pretraining import shipped_encoder, shipped_spaces
 
         if space.name not in shipped_spaces():
             return None
-        from gnnnas.pretraining import shipped_encoder
-
         encoder = load_encoder(shipped_encoder(space.name))
         if (self._encoder_mismatch(encoder, space) is not None or list(space.vocab.ops) != list(encoder.vocab)
-                or tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ())):
+                or tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ())
+                or self._node_feature_mismatch(encoder, graphs) is not None):
             return None
         return encoder
+
+    @staticmethod
+    def _node_feature_mismatch(encoder, graphs: Sequence[ArchGraph]) -> str | None:
+        """How a pre-trained encoder's node-feature width differs from these graphs' (``None``: equal)."""
+        theirs = int(encoder.featurizer["node_feature_dim"])
+        ours = 0 if graphs[0].node_features is None else graphs[0].node_features.shape[1]
+        return None if theirs == ours else f"{theirs} node features per node, these graphs have {ours}"
 
     def _encoder_mismatch(self, encoder, space: SearchSpace) -> str | None:
         """The encoder parameters in which a pre-trained encoder differs from this predictor."""
@@ -556,16 +566,18 @@ class Predictor(BaseEstimator):
         return pretrain_stage(self, space, device, unlabelled, parallel)
 
     def save_encoder(self, path: str | os.PathLike) -> None:
-        """Write the pre-trained encoder of the last ``fit`` (or :meth:`pretrain_only`) to
-        ``path`` (safetensors + config, atomically), for ``Predictor(pretrained=path)``.
+        """Write the pre-trained encoder the last ``fit`` (or :meth:`pretrain_only`) started from
+        - its ``pretrain`` stage, the ``pretrained`` file, or under ``"auto"`` the shipped one -
+        to ``path`` (safetensors + config, atomically), for ``Predictor(pretrained=path)``.
 
         Raises:
-            ValueError: nothing was pre-trained (``pretrain`` was None).
+            ValueError: the last fit started from random weights, or there was none.
         """
         from gnnnas.nn.checkpoint import save_encoder
 
         if getattr(self, "pretrained_encoder_", None) is None:
-            raise ValueError("no pre-trained encoder: fit (or pretrain_only) with pretrain=... first")
+            raise ValueError("no pre-trained encoder: the last fit started from random weights, or there was none; "
+                             "fit (or pretrain_only) with pretrain=... first")
         save_encoder(path, self.pretrained_encoder_)
 
     def pretrain_only(self, unlabelled: Sequence[Any] | None = None) -> Predictor:

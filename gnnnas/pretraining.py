@@ -178,9 +178,16 @@ def shipped_encoder(space: str) -> Path:
     target = folder / f"{space}.safetensors"
     if isinstance(target, Path):  # an ordinary installation
         return target
-    stack = contextlib.ExitStack()  # imported from a zip: a temporary copy, removed at exit
-    atexit.register(stack.close)
-    return stack.enter_context(resources.as_file(target))
+    if space not in _EXTRACTED:  # imported from a zip: one temporary copy per process, removed at exit
+        stack = contextlib.ExitStack()
+        atexit.register(stack.close)
+        _EXTRACTED[space] = stack.enter_context(resources.as_file(target))
+    return _EXTRACTED[space]
+
+
+#: space -> the temporary copy of its shipped encoder when gnnnas is imported from a zip archive
+#: (every default fit reads it: one copy per process, not one per fit)
+_EXTRACTED: dict[str, Path] = {}
 
 
 def _progress(total: int, verbose: bool):

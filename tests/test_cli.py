@@ -78,7 +78,7 @@ def test_train_starts_from_the_shipped_encoder_unless_told_none(tmp_path):
     auto, scratch = tmp_path / "auto.gnnnas", tmp_path / "scratch.gnnnas"
     common = ["train", "--csv", str(tmp_path / "train.csv"), "--epochs", "1", "-q", "--out"]
     assert main([*common, str(auto)]) == 0
-    assert main([*common, str(scratch), "--pretrained", "none"]) == 0
+    assert main([*common, str(scratch), "--pretrained", "None"]) == 0  # any case
     assert gnnnas.Predictor.load(auto).pretrained == "auto"
     assert gnnnas.Predictor.load(scratch).pretrained is None
     with open(tmp_path / "train.csv") as f:

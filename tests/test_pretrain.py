@@ -126,7 +126,7 @@ def test_parameter_errors():
         Predictor(pretrained=3).fit(archs, y)
     with pytest.raises(ValueError, match="pretrain_only needs pretrain"):
         Predictor().pretrain_only()
-    with pytest.raises(ValueError, match="no pre-trained encoder: fit"):
+    with pytest.raises(ValueError, match="no pre-trained encoder: the last fit started from random weights"):
         Predictor(**{k: v for k, v in FAST.items() if not k.startswith("pretrain")}).fit(archs, y).save_encoder("x")
     with pytest.raises(ValueError, match=r"ships no pre-trained encoder for space 'macro' \(it ships: \['nb201'\]\)"):
         Predictor(space="macro", pretrained="default").fit(*labelled("macro"))
@@ -287,3 +287,71 @@ def test_auto_is_the_default_and_yields_to_pretrain():
     assert predictor.pretrained_encoder_.pretrain["archs"] == 64  # its own stage, not the shipped file
     with pytest.raises(ValueError, match="not both"):
         Predictor(space="nb201", pretrain="costs", pretrained="default").fit(archs, y)
+
+
+def test_shipped_encoder_from_a_zip_is_one_temporary_copy_per_process(tmp_path):
+    """gnnnas imported from a zip archive: the shipped file is extracted once, read by every
+    default fit, and removed at exit (not one copy per fit left until exit)."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    package = Path(gnnnas.__file__).parent
+    archive = tmp_path / "gnnnas.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in package.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                z.write(path, Path("gnnnas") / path.relative_to(package))
+    script = ("import gnnnas.pretraining as p; a = p.shipped_encoder('nb201'); b = p.shipped_encoder('nb201'); "
+              "assert 'gnnnas.zip' in p.__file__, p.__file__; assert a == b and a.exists(); print(a)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**__import__("os").environ, "PYTHONPATH": str(archive)}, check=False)
+    assert done.returncode == 0, done.stderr
+    assert not Path(done.stdout.strip()).exists()  # removed at exit
+
+
+def test_auto_yields_to_pretrain_at_the_shipped_shape():
+    """At the default shape the shipped file would fit; pretrain= still runs its own stage."""
+    archs, y = labelled("nb201")
+    predictor = Predictor(space="nb201", pretrain="costs", pretrain_archs=64, pretrain_epochs=1, epochs=1,
+                          seed=0).fit(archs, y)
+    assert predictor.pretrained_encoder_.pretrain["archs"] == 64
+
+
+@pytest.mark.parametrize("change", ["vocab", "cell_sequence"])
+def test_auto_falls_back_when_the_shipped_file_was_made_for_other_networks(monkeypatch, change):
+    """The op-vocabulary and cell-stacking checks of "auto": a shipped file that differs there is
+    passed over (random start), and "default" refuses it."""
+    import dataclasses
+
+    import gnnnas.nn.checkpoint as checkpoint
+
+    real = checkpoint.load_encoder
+
+    def altered(path):
+        encoder = real(path)
+        if change == "vocab":
+            return dataclasses.replace(encoder, vocab=[*encoder.vocab[:-1], "conv_7x7"])
+        return dataclasses.replace(encoder, cell_sequence=["normal", "reduce"])
+
+    monkeypatch.setattr(checkpoint, "load_encoder", altered)
+    archs, y = labelled("nb201")
+    assert Predictor(space="nb201", epochs=1, seed=0).fit(archs, y).pretrained_encoder_ is None
+    with pytest.raises(ValueError, match="ops|stacks cells"):
+        Predictor(space="nb201", pretrained="default", epochs=1, seed=0).fit(archs, y)
+
+
+def test_auto_falls_back_when_the_graphs_carry_node_features():
+    """The shipped NB201 encoder reads no node features: "auto" must not drop a user's features
+    silently (random start that reads them), and "default" refuses them."""
+    import dataclasses
+
+    archs, y = labelled("nb201")
+    rng = np.random.default_rng(1)
+    featured = [dataclasses.replace(a, node_features=rng.normal(size=(a.num_nodes, 1)).astype(np.float32),
+                                    node_feature_names=("latency",)) for a in archs]
+    predictor = Predictor(space="nb201", epochs=1, seed=0).fit(featured, y)
+    assert predictor.pretrained_encoder_ is None and predictor.featurizer_.node_feature_dim == 1
+    with pytest.raises(ValueError, match="0 node features per node, these graphs have 1"):
+        Predictor(space="nb201", pretrained="default", epochs=1, seed=0).fit(featured, y)

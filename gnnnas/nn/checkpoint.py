@@ -306,6 +306,9 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
                             "fit the predictor again and save it")
     if space is not None and params["space"] != space:
         raise _error(f"{where} is a predictor for space {params['space']!r}, not {space!r}")
+    # written before `pretrained` existed, when every fit started from random weights: a refit
+    # of the loaded predictor must too, not take today's default start
+    params.setdefault("pretrained", None)
     try:
         predictor = cls(**params)
         predictor._check_params()

@@ -233,6 +233,22 @@ def test_kill_9_during_save_keeps_the_target_and_the_next_save_cleans_up(saved, 
     Predictor.load(target)
 
 
+def test_checkpoint_without_pretrained_refits_from_random_weights(tmp_path, toy):
+    """A file written before `pretrained` existed comes from a random start; loading it must not
+    hand a refit today's default start (the shipped encoder) instead."""
+    default_shape = Predictor(epochs=1).fit(*toy)  # a shape the shipped NB201 encoder fits
+    assert default_shape.pretrained_encoder_ is not None
+    path = tmp_path / "m.gnnnas"
+    default_shape.save(path)
+    header, data = split(path.read_bytes())
+    params = json.loads(header["__metadata__"]["params"])
+    del params["pretrained"]
+    header["__metadata__"]["params"] = json.dumps(params)
+    loaded = load_bytes(tmp_path, rebuild(header, data))
+    assert loaded.pretrained is None
+    assert loaded.fit(*toy).pretrained_encoder_ is None
+
+
 # ---------------------------------------------------------------------- format 2 (dense encoder)
 def _as_format_2(blob, aggr):
     """``blob`` rewritten as a format-2 file of the dense encoder (``aggr`` instead of ``conv``);
