@@ -153,11 +153,13 @@ class Predictor(BaseEstimator):
         pretrained: where the encoder's weights start. ``"auto"`` (default): from the encoder
             gnnnas ships for the space (``gnnnas/pretrained/``, today NB201's: the ``costs``
             pretext on all 15,625 cells) when there is one, ``pretrain`` is ``None`` and the
-            file's encoder shape (:data:`gnnnas.nn.checkpoint.ENCODER_PARAMS`), op vocabulary
-            and cell stacking equal this predictor's; otherwise from a random initialisation.
-            Chosen because it measured better: P201 .730 / .800 / .840 / .900 vs .719 / .789 /
-            .837 / .895 from scratch at 39 / 78 / 156 / 469 labels (5 seeds), PC201 .790 vs .770
-            (9 runs; ``benchmarks/results/pretrain.md``). ``None``: always a random
+            file's encoder shape (:data:`gnnnas.nn.checkpoint.ENCODER_PARAMS`), op vocabulary,
+            cell stacking and node-feature width equal this predictor's and its graphs';
+            otherwise from a random initialisation. Chosen because it measured better on
+            CIFAR-10 labels: P201 .730 / .800 / .840 / .900 vs .719 / .789 / .837 / .895 from
+            scratch at 39 / 78 / 156 / 469 labels (5 seeds), PC201 .790 vs .770 (9 runs;
+            ``benchmarks/results/pretrain.md``); in NB201 CIFAR-100 search it needed more queries
+            (docs/search.md). ``None``: always a random
             initialisation (the predictor as measured before the switch). ``"default"``: the
             shipped encoder, and a ``ValueError`` where there is none or it does not fit. A file
             path (:meth:`save_encoder`, ``gnnnas pretrain``): that encoder; its space and
