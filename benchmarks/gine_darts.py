@@ -14,7 +14,6 @@ spread of the predicted scores. Results: benchmarks/results/gine_darts.{json,md,
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -23,12 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
-sys.path.insert(0, str(RESULTS.parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import RESULTS, write_report  # benchmarks/ is not a package; also puts the repo on sys.path
 
 import gnnnas
 from gnnnas import metrics
-from gnnnas.data.paths import atomic_write
 from gnnnas.harness import environment
 from gnnnas.protocols import PROTOCOLS
 
@@ -55,10 +53,8 @@ def main(argv=None) -> int:
                      "score_span": float(np.ptp(scores)), "loss": [r["loss"] for r in predictor.history_[0]],
                      "seconds": time.perf_counter() - start})
         print(name, f"tau {rows[-1]['kendall_tau']:.3f}", f"last loss {rows[-1]['loss'][-1]:.3f}", flush=True)
-    out = Path(args.out)
-    with atomic_write(out.with_suffix(".json"), "w") as handle:
-        json.dump({"environment": environment(), "epochs": args.epochs, "train_size": 100, "split_seed": 1,
-                   "test_size": len(split.test), "rows": rows}, handle, indent=1)
+    payload = {"environment": environment(), "epochs": args.epochs, "train_size": 100, "split_seed": 1,
+               "test_size": len(split.test), "rows": rows}
     checkpoints = [e for e in (1, 10, 20, 40, args.epochs) if e <= args.epochs]
     lines = ["# GINE on PDARTS, split seed 1: the training loss beside the GCN's", "",
              (f"PDARTS, 100 labels, training split of seed 1, tau over the other {len(split.test)} cells; "
@@ -68,31 +64,17 @@ def main(argv=None) -> int:
              "| --- | " + " | ".join("---" for _ in checkpoints) + " | --- | --- |"]
     lines += ["| " + r["run"] + " | " + " | ".join(f"{r['loss'][e - 1]:.3f}" for e in checkpoints)
               + f" | {r['kendall_tau']:.3f} | {r['score_span']:.3g} |" for r in rows]
-    with atomic_write(out.with_suffix(".md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    _plot(rows, out.with_suffix(".png"))
-    print("\n".join(lines))
+
+    def draw(ax):
+        for r in rows:
+            ax.plot(range(1, len(r["loss"]) + 1), r["loss"], label=f"{r['run']} (tau {r['kendall_tau']:.2f})")
+        ax.axhline(math.log(2), color="grey", linestyle=":", label="chance (ln 2)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training loss")
+        ax.legend(fontsize=8)
+
+    write_report(Path(args.out), payload, lines, draw)
     return 0
-
-
-def _plot(rows: list[dict], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for r in rows:
-        ax.plot(range(1, len(r["loss"]) + 1), r["loss"], label=f"{r['run']} (tau {r['kendall_tau']:.2f})")
-    ax.axhline(math.log(2), color="grey", linestyle=":", label="chance (ln 2)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
-sys.path.insert(0, str(RESULTS.parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import RESULTS, write_report  # benchmarks/ is not a package; also puts the repo on sys.path
 
 import gnnnas
-from gnnnas.data.paths import atomic_write
 from gnnnas.harness import environment
 from gnnnas.predictor import auto_epochs
 
@@ -68,9 +67,7 @@ def main(argv=None) -> int:
                      "pretext": None, "archs": 469, "epochs": auto_epochs(469, predictor.batch_size),
                      "last_loss": None, **cost})
         print(json.dumps(rows[-1]), flush=True)
-    out = Path(args.out)
-    with atomic_write(out.with_suffix(".json"), "w") as handle:
-        json.dump({"environment": {**environment(), "torch_threads": args.threads}, "rows": rows}, handle, indent=1)
+    payload = {"environment": {**environment(), "torch_threads": args.threads}, "rows": rows}
     lines = ["# Pre-training cost per space, and fine-tuning from the shipped NB201 encoder", "",
              (f"`Predictor(space=S, pretrain={args.pretext!r}, seed=0).pretrain_only()` with the default schedule, "
               f"{args.threads} torch thread(s), one process; then the default NB201 predictor (starts from "
@@ -80,30 +77,16 @@ def main(argv=None) -> int:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['stage']} | {r['space']} | {r['archs']} | {r['epochs'] if r['epochs'] is not None else ''} | "
               f"{r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['load_before']:.1f} / {r['load_after']:.1f} |" for r in rows]
-    with atomic_write(out.with_suffix(".md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    _plot(rows, out.with_suffix(".png"))
-    print("\n".join(lines))
+
+    def draw(ax):
+        labels = [r["space"] if r["stage"] == "pretrain" else "nb201 fine-tune 469" for r in rows]
+        ax.barh(labels, [r["cpu_s"] for r in rows], color="C0", label="CPU s")
+        ax.barh(labels, [r["wall_s"] for r in rows], color="none", edgecolor="k", label="wall s")
+        ax.set_xlabel("seconds")
+        ax.legend()
+
+    write_report(Path(args.out), payload, lines, draw)
     return 0
-
-
-def _plot(rows: list[dict], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    labels = [r["space"] if r["stage"] == "pretrain" else "nb201 fine-tune 469" for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.barh(labels, [r["cpu_s"] for r in rows], color="C0", label="CPU s")
-    ax.barh(labels, [r["wall_s"] for r in rows], color="none", edgecolor="k", label="wall s")
-    ax.set_xlabel("seconds")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":
