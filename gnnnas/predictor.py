@@ -458,8 +458,7 @@ class Predictor(BaseEstimator):
     # ------------------------------------------------------------------ pre-training
     def _new_featurizer(self, graphs: Sequence[ArchGraph], space: SearchSpace) -> GraphFeaturizer:
         macro_names = sorted(set().union(*(g.macro.keys() for g in graphs))) if self.macro_features else []
-        feat_dim = 0 if graphs[0].node_features is None else graphs[0].node_features.shape[1]
-        return GraphFeaturizer(space.vocab, node_feature_dim=feat_dim, macro_names=macro_names, prune=self.prune,
+        return GraphFeaturizer(space.vocab, node_feature_dim=_node_feature_width(graphs), macro_names=macro_names, prune=self.prune,
                                contract_identities=self.contract_identities)
 
     def _encoder_params(self, space: SearchSpace) -> dict:
@@ -491,7 +490,7 @@ class Predictor(BaseEstimator):
                                  "it cannot read these node features")
         if encoder is None:
             return self._new_featurizer(graphs, space).fit(graphs), None
-        if tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ()):
+        if self._cells_differ(encoder):
             raise ValueError(f"the pre-trained encoder stacks cells as {encoder.cell_sequence}, these architectures "
                              f"as {self.cell_sequence_}: it was trained on other networks of the space")
         self.pretrained_encoder_ = encoder
@@ -507,17 +506,19 @@ class Predictor(BaseEstimator):
         if space.name not in shipped_spaces():
             return None
         encoder = load_encoder(shipped_encoder(space.name))
-        if (self._encoder_mismatch(encoder, space) is not None or list(space.vocab.ops) != list(encoder.vocab)
-                or tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ())
-                or self._node_feature_mismatch(encoder, graphs) is not None):
+        if (self._encoder_mismatch(encoder, space) is not None or _vocab_differs(encoder, space)
+                or self._cells_differ(encoder) or self._node_feature_mismatch(encoder, graphs) is not None):
             return None
         return encoder
+
+    def _cells_differ(self, encoder) -> bool:
+        """Whether a pre-trained encoder stacks cells other than this predictor's architectures."""
+        return tuple(encoder.cell_sequence or ()) != tuple(self.cell_sequence_ or ())
 
     @staticmethod
     def _node_feature_mismatch(encoder, graphs: Sequence[ArchGraph]) -> str | None:
         """How a pre-trained encoder's node-feature width differs from these graphs' (``None``: equal)."""
-        theirs = int(encoder.featurizer["node_feature_dim"])
-        ours = 0 if graphs[0].node_features is None else graphs[0].node_features.shape[1]
+        theirs, ours = int(encoder.featurizer["node_feature_dim"]), _node_feature_width(graphs)
         return None if theirs == ours else f"{theirs} node features per node, these graphs have {ours}"
 
     def _encoder_mismatch(self, encoder, space: SearchSpace) -> str | None:
@@ -539,7 +540,7 @@ class Predictor(BaseEstimator):
             hint = (" (pretrained='default' is the shipped encoder of the default shape: leave these "
                     "parameters at their defaults, or pre-train one with pretrain=...)") if self.pretrained == "default" else ""
             raise ValueError(f"pretrained encoder {str(path)!r} does not fit this predictor: {detail}{hint}")
-        if list(space.vocab.ops) != list(encoder.vocab):
+        if _vocab_differs(encoder, space):
             raise ValueError(f"pretrained encoder {str(path)!r} was trained on ops {encoder.vocab}, "
                              f"space {space.name!r} has {list(space.vocab.ops)}")
         from gnnnas.nn.checkpoint import featurizer_from_state
@@ -897,6 +898,16 @@ class Predictor(BaseEstimator):
         from gnnnas.nn.checkpoint import load_checkpoint
 
         return load_checkpoint(cls, path, space=space)
+
+
+def _node_feature_width(graphs: Sequence[ArchGraph]) -> int:
+    """Per-node feature columns of these graphs (0: none); the featurizer reads this many."""
+    return 0 if graphs[0].node_features is None else graphs[0].node_features.shape[1]
+
+
+def _vocab_differs(encoder, space: SearchSpace) -> bool:
+    """Whether a pre-trained encoder was trained on other operations than ``space`` has."""
+    return list(space.vocab.ops) != list(encoder.vocab)
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
