@@ -223,7 +223,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if rank == 0:
             predictor.save(args.out)
             ranks = f" on {size} ranks (DistributedDataParallel)" if size > 1 else ""
-            print(f"trained on {len(y)} {space.name} archs{ranks} in {predictor.fit_seconds_:.1f} s -> {args.out}")
+            print(f"trained on {len(y)} {space.name} archs{ranks} in {predictor.fit_seconds_:.1f} s "
+                  f"(encoder start: {predictor.encoder_start_}) -> {args.out}")
     return 0
 
 

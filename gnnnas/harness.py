@@ -50,6 +50,7 @@ class Record:
     fit_seconds: float
     predict_seconds: float
     threads: int | None = None  # CPU threads the model was fitted with (its ``threads_used_``)
+    encoder_start: str | None = None  # a Predictor's ``encoder_start_`` (e.g. "shipped:nb201"); None for baselines
 
 
 def run_protocol(
@@ -137,6 +138,7 @@ def run_task(protocol: Protocol, spec: ModelSpec, bench: Benchmark, truth: np.nd
         fit_seconds=fit_s,
         predict_seconds=predict_s,
         threads=getattr(model, "threads_used_", None),
+        encoder_start=getattr(model, "encoder_start_", None),
     )
 
 

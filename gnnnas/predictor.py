@@ -163,8 +163,11 @@ class Predictor(BaseEstimator):
             initialisation (the predictor as measured before the switch). ``"default"``: the
             shipped encoder, and a ``ValueError`` where there is none or it does not fit. A file
             path (:meth:`save_encoder`, ``gnnnas pretrain``): that encoder; its space and
-            encoder shape must match this predictor's. ``pretrained_encoder_`` tells after
-            ``fit`` which start was taken (``None``: random).
+            encoder shape must match this predictor's. After ``fit``, ``encoder_start_`` says
+            which start was taken - ``"random"``, ``"shipped:<space>"``, ``"pretrain:<tasks>"``
+            or ``"file:<path>"`` - and is kept in checkpoints (``None`` in ones saved before
+            it existed); ``pretrained_encoder_`` holds that encoder (``None``: random; not
+            kept in checkpoints).
         pretrain_archs: architectures of the pre-training pool (see ``pretrain``).
         pretrain_epochs, pretrain_batch_size: the pre-training schedule (AdamW, ``lr``,
             ``weight_decay``, cosine decay).
@@ -477,23 +480,26 @@ class Predictor(BaseEstimator):
         from gnnnas.nn.checkpoint import featurizer_from_state
 
         self.pretrained_encoder_ = None
+        self.encoder_start_ = "random"
         if self.pretrain is not None:
             encoder = self._pretrain(space, device, unlabelled, parallel)
+            start = f"pretrain:{encoder.pretrain.get('spec', self.pretrain)}"
         elif self.pretrained is None:
             encoder = None
-        elif isinstance(self.pretrained, str) and self.pretrained == "auto":
-            encoder = self._shipped_if_fits(space, graphs)
+        elif isinstance(self.pretrained, str) and self.pretrained in ("auto", "default"):
+            encoder = (self._shipped_if_fits(space, graphs) if self.pretrained == "auto"
+                       else self._load_pretrained(space, graphs))
+            start = f"shipped:{space.name}"
         else:
-            encoder = self._load_pretrained(space)
-            if (width := self._node_feature_mismatch(encoder, graphs)) is not None:
-                raise ValueError(f"pretrained encoder {str(self.pretrained)!r} was trained on {width}: "
-                                 "it cannot read these node features")
+            encoder = self._load_pretrained(space, graphs)
+            start = f"file:{os.fspath(self.pretrained)}"
         if encoder is None:
             return self._new_featurizer(graphs, space).fit(graphs), None
         if self._cells_differ(encoder):
             raise ValueError(f"the pre-trained encoder stacks cells as {encoder.cell_sequence}, these architectures "
                              f"as {self.cell_sequence_}: it was trained on other networks of the space")
         self.pretrained_encoder_ = encoder
+        self.encoder_start_ = start
         return featurizer_from_state(space.vocab, encoder.featurizer), encoder.state
 
     def _shipped_if_fits(self, space: SearchSpace, graphs: Sequence[ArchGraph]):
@@ -527,7 +533,9 @@ class Predictor(BaseEstimator):
         differ = {k: (encoder.params.get(k), v) for k, v in ours.items() if encoder.params.get(k) != v}
         return ", ".join(f"{k}={a!r} in the file, {b!r} here" for k, (a, b) in differ.items()) or None
 
-    def _load_pretrained(self, space: SearchSpace):
+    def _load_pretrained(self, space: SearchSpace, graphs: Sequence[ArchGraph]):
+        """The encoder ``pretrained`` names (a file or ``"default"``), checked against this
+        predictor, the space and these graphs (ValueError naming the difference)."""
         from gnnnas.nn.checkpoint import load_encoder
 
         path = self.pretrained
@@ -551,6 +559,9 @@ class Predictor(BaseEstimator):
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f"pretrained encoder {str(path)!r}: its weights do not fit its config: {error}") \
                 from None
+        if (width := self._node_feature_mismatch(encoder, graphs)) is not None:
+            raise ValueError(f"pretrained encoder {str(self.pretrained)!r} was trained on {width}: "
+                             "it cannot read these node features")
         return encoder
 
     def _new_encoder(self, in_dim: int, cell_sequence):

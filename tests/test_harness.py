@@ -21,6 +21,9 @@ def test_run_summarise_and_write(tmp_path):
     rf = [r for r in records if r.model == "rf" and r.train_size == 60]
     assert all(r.test_size == 60 for r in rf)
     assert all(r.kendall_tau > 0.4 for r in rf)  # the label is a simple function of the graph
+    # which start each predictor's encoder took is recorded beside its number; baselines have none
+    assert {r.encoder_start for r in records if r.model == "np"} == {"random"}
+    assert {r.encoder_start for r in rf} == {None}
     summary = harness.summarise(records)
     assert len(summary) == 4
     s = next(x for x in summary if x["model"] == "rf" and x["train_size"] == 30)
@@ -29,6 +32,7 @@ def test_run_summarise_and_write(tmp_path):
     json_path, md_path = harness.write_results(tmp_path / "ptoy", protocol, records, models)
     payload = json.loads(json_path.read_text())
     assert len(payload["records"]) == 8 and payload["protocol"]["name"] == "PTOY"
+    assert {r["encoder_start"] for r in payload["records"]} == {None, "random"}
     assert "environment" in payload and payload["environment"]["gnnnas"] == gnnnas.__version__
     table = md_path.read_text()
     assert "| rf |" in table and "PTOY" in table

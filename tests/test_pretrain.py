@@ -272,12 +272,32 @@ def test_auto_is_the_shipped_encoder_where_it_fits_else_a_random_start(space_nam
         expected = fit("default")
     except ValueError:  # no encoder shipped for the space, or not of this shape
         expected = fit(None)
-        assert auto.pretrained_encoder_ is None
+        assert auto.pretrained_encoder_ is None and auto.encoder_start_ == "random"
     else:
-        assert auto.pretrained_encoder_ is not None
+        assert auto.pretrained_encoder_ is not None and auto.encoder_start_ == f"shipped:{space_name}"
+        assert expected.encoder_start_ == auto.encoder_start_
     if space_name == "nb201" and not shape:  # the shipped file fits the default predictor
         assert auto.pretrained_encoder_ is not None
     np.testing.assert_array_equal(auto.predict(archs), expected.predict(archs))
+
+
+def test_encoder_start_names_the_start_taken_and_survives_a_checkpoint(tmp_path):
+    """encoder_start_ for each kind of start, the same after save/load, so a number quoted
+    from a loaded predictor can say where its encoder started."""
+    archs, y = labelled("nb201")
+    own = Predictor(space="nb201", pretrain="costs+masked", **FAST).fit(archs, y)
+    own.save_encoder(tmp_path / "enc.safetensors")
+    fits = {
+        "random": Predictor(space="nb201", pretrained=None, epochs=1),
+        "shipped:nb201": Predictor(space="nb201", epochs=1),
+        "pretrain:costs+masked": own,
+        f"file:{tmp_path / 'enc.safetensors'}": Predictor(space="nb201", pretrained=tmp_path / "enc.safetensors", **FAST),
+    }
+    for start, predictor in fits.items():
+        predictor.fit(archs, y)
+        assert predictor.encoder_start_ == start
+        predictor.save(tmp_path / "m.gnnnas")
+        assert Predictor.load(tmp_path / "m.gnnnas").encoder_start_ == start
 
 
 def test_auto_is_the_default_and_yields_to_pretrain():

@@ -96,6 +96,7 @@ def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
         "n_train": predictor.n_train_,
         "vocab": list(predictor.space_.vocab.ops),
         "proxy_shape": list(predictor.proxy_shape_) if getattr(predictor, "proxy_shape_", None) else None,
+        "encoder_start": getattr(predictor, "encoder_start_", None),
     }
     _write(path, tensors, MAGIC, CHECKPOINT_FORMAT_VERSION, params=params, state=state)
 
@@ -198,6 +199,10 @@ _STATE_FIELDS = {
     "proxy_shape": (lambda v: v is None or _is_list(v, _is_int(1), 2), "null or [channels, classes]"),
     "featurizer": (lambda v: isinstance(v, dict), "an object"),
 }
+#: State fields added within a format version: checked when present, absent in older files.
+_OPTIONAL_STATE_FIELDS = {
+    "encoder_start": (lambda v: v is None or _is_str(v), "null or a string"),
+}
 _FEATURIZER_FIELDS = {
     "node_feature_dim": (_is_int(0), "an integer >= 0"),
     "macro_names": (lambda v: _is_list(v, _is_str), "a list of names"),
@@ -229,6 +234,9 @@ def _check_state(where: str, state: Any, params: dict, tensors: dict) -> dict:
     if not isinstance(state, dict):
         raise _error(f"{where}: header field 'state' must be an object, got {state!r}")
     for name, (valid, what) in _STATE_FIELDS.items():
+        _checked(where, state, name, valid, what)
+    for name, (valid, what) in _OPTIONAL_STATE_FIELDS.items():
+        state.setdefault(name, None)
         _checked(where, state, name, valid, what)
     _check_featurizer(where, state["featurizer"], "featurizer.")
     if (state["proxy_shape"] is None) == bool(params["hypernetwork"]):
@@ -332,6 +340,7 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
     predictor.cell_sequence_ = tuple(state["cell_sequence"]) if state["cell_sequence"] else None
     predictor.n_train_ = state["n_train"]
     predictor.proxy_shape_ = tuple(state["proxy_shape"]) if state["proxy_shape"] else None
+    predictor.encoder_start_ = state["encoder_start"]
     predictor.proxy_ = None
     predictor.models_ = []
     for m in range(state["n_members"]):

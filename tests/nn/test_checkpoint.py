@@ -249,6 +249,22 @@ def test_checkpoint_without_pretrained_refits_from_random_weights(tmp_path, toy)
     assert loaded.fit(*toy).pretrained_encoder_ is None
 
 
+def test_encoder_start_is_optional_within_the_format(tmp_path, toy):
+    """A format-4 file saved before encoder_start existed loads with None (unknown start); a
+    present but invalid one is refused naming the field."""
+    path = tmp_path / "m.gnnnas"
+    Predictor(epochs=1).fit(*toy).save(path)
+    header, data = split(path.read_bytes())
+    state = json.loads(header["__metadata__"]["state"])
+    assert state.pop("encoder_start") == "shipped:nb201"
+    header["__metadata__"]["state"] = json.dumps(state)
+    assert load_bytes(tmp_path, rebuild(header, data)).encoder_start_ is None
+    state["encoder_start"] = 7
+    header["__metadata__"]["state"] = json.dumps(state)
+    with pytest.raises(CheckpointError, match="'encoder_start' must be null or a string"):
+        load_bytes(tmp_path, rebuild(header, data))
+
+
 # ---------------------------------------------------------------------- format 2 (dense encoder)
 def _as_format_2(blob, aggr):
     """``blob`` rewritten as a format-2 file of the dense encoder (``aggr`` instead of ``conv``);
