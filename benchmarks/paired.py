@@ -34,13 +34,16 @@ SHIPPED_START_SINCE = "2026-12-04"
 def load_from_scratch(path: Path, nb201: bool) -> list[dict]:
     """The records of one run_protocol.py file with the random-start GCN named ``gnnnas``, as it
     was named before the default start changed: ``gnnnas-scratch`` runs become ``gnnnas``, and on
-    NB201 protocols (``nb201``) ``gnnnas`` runs of files written since become ``gnnnas-shipped-start``."""
+    NB201 protocols (``nb201``) ``gnnnas`` runs from the shipped encoder become ``gnnnas-shipped-start``
+    (told by the record's ``encoder_start`` where it has one, else by the file's date)."""
     if not path.exists():
         return []
     written = json.loads(path.read_text())["environment"]["date"]
     records = load(path)
     for r in records:
-        if r["model"] == "gnnnas" and nb201 and written >= SHIPPED_START_SINCE:
+        start = r.get("encoder_start")
+        shipped = start.startswith("shipped:") if start is not None else written >= SHIPPED_START_SINCE
+        if r["model"] == "gnnnas" and nb201 and shipped:
             r["model"] = "gnnnas-shipped-start"
         elif r["model"] == "gnnnas-scratch":
             r["model"] = "gnnnas"

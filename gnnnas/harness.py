@@ -50,7 +50,7 @@ class Record:
     fit_seconds: float
     predict_seconds: float
     threads: int | None = None  # CPU threads the model was fitted with (its ``threads_used_``)
-    encoder_start: str | None = None  # a Predictor's ``encoder_start_`` (e.g. "shipped:nb201"); None for baselines
+    encoder_start: str | None = None  # a Predictor's ``encoder_start_`` (e.g. "shipped:nb201"); None for models without one
 
 
 def run_protocol(
@@ -163,18 +163,21 @@ def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
                 "precision_at_5pct_mean": float(np.mean([r.precision_at_5pct for r in rs])),
                 "fit_seconds_mean": float(np.mean([r.fit_seconds for r in rs])),
                 "predict_seconds_mean": float(np.mean([r.predict_seconds for r in rs])),
-                "threads": _threads(rs),
+                "threads": _distinct(rs, "threads"),
+                "encoder_start": _distinct(rs, "encoder_start"),
             }
         )
     return out
 
 
-def _threads(records: Sequence[Record]) -> int | str | None:
-    """The CPU threads of a group of runs: one count, several joined by '/', or None (not recorded)."""
-    counts = sorted({r.threads for r in records if r.threads is not None})
-    if not counts:
+def _distinct(records: Sequence[Record], field: str) -> Any:
+    """One field over a group of runs (CPU threads, encoder start): its value if all recorded
+    ones agree, the distinct values joined by '/' if not (a mixed group shows as such), or None
+    (not recorded)."""
+    values = sorted({getattr(r, field) for r in records if getattr(r, field) is not None}, key=str)
+    if not values:
         return None
-    return counts[0] if len(counts) == 1 else "/".join(map(str, counts))
+    return values[0] if len(values) == 1 else "/".join(map(str, values))
 
 
 def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
@@ -198,14 +201,14 @@ def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
                     cells.append("")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines.append("| model | N | seeds | Spearman | P@5% | fit s | predict s | CPU threads |")
-        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        lines.append("| model | N | seeds | Spearman | P@5% | fit s | predict s | CPU threads | encoder start |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for s in rows:
-            threads = s.get("threads")
+            threads, start = s.get("threads"), s.get("encoder_start")
             lines.append(
                 f"| {s['model']} | {s['train_size']} | {len(s['seeds'])} | {s['spearman_mean']:.3f} | "
                 f"{s['precision_at_5pct_mean']:.3f} | {s['fit_seconds_mean']:.2f} | {s['predict_seconds_mean']:.2f} | "
-                f"{'-' if threads is None else threads} |"
+                f"{'-' if threads is None else threads} | {'-' if start is None else start} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -164,10 +164,12 @@ class Predictor(BaseEstimator):
             shipped encoder, and a ``ValueError`` where there is none or it does not fit. A file
             path (:meth:`save_encoder`, ``gnnnas pretrain``): that encoder; its space and
             encoder shape must match this predictor's. After ``fit``, ``encoder_start_`` says
-            which start was taken - ``"random"``, ``"shipped:<space>"``, ``"pretrain:<tasks>"``
-            or ``"file:<path>"`` - and is kept in checkpoints (``None`` in ones saved before
-            it existed); ``pretrained_encoder_`` holds that encoder (``None``: random; not
-            kept in checkpoints).
+            which start the fitted members took - ``"random"``, ``"shipped:<space>"``,
+            ``"pretrain:<tasks>"`` (the tasks spelt canonically, ``"costs+0.5*masked"``) or
+            ``"file:<absolute path>"`` - and is kept in checkpoints (``None`` where a file
+            saved before it existed cannot tell); ``pretrained_encoder_`` holds the encoder
+            of the last ``fit`` or :meth:`pretrain_only` (``None``: random; not kept in
+            checkpoints).
         pretrain_archs: architectures of the pre-training pool (see ``pretrain``).
         pretrain_epochs, pretrain_batch_size: the pre-training schedule (AdamW, ``lr``,
             ``weight_decay``, cosine decay).
@@ -428,7 +430,8 @@ class Predictor(BaseEstimator):
         start = time.perf_counter()
         self.space_ = space
         self.cell_sequence_ = graphs[0].cell_sequence
-        self.featurizer_, encoder_state = self._start_encoder(graphs, space, device, unlabelled, parallel)
+        self.featurizer_, encoder, encoder_start = self._start_encoder(graphs, space, device, unlabelled, parallel)
+        encoder_state = None if encoder is None else encoder.state
         batch = self.featurizer_.transform(graphs)
         hyper_pool = None
         self.proxy_ = None
@@ -455,6 +458,7 @@ class Predictor(BaseEstimator):
             self.history_.append(history)
         self.device_ = device
         self.n_train_ = len(y)
+        self.pretrained_encoder_, self.encoder_start_ = encoder, encoder_start
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
@@ -474,16 +478,16 @@ class Predictor(BaseEstimator):
         return params
 
     def _start_encoder(self, graphs: list[ArchGraph], space: SearchSpace, device: torch.device,
-                       unlabelled: Sequence[Any] | None, parallel: bool = False) -> tuple[GraphFeaturizer, dict | None]:
-        """The fitted featurizer and the encoder weights every member starts from (``None``:
-        random initialisation), from the ``pretrain`` stage, ``pretrained``, or neither."""
+                       unlabelled: Sequence[Any] | None, parallel: bool = False) -> tuple[GraphFeaturizer, Any, str]:
+        """``(featurizer, encoder, start)``: the fitted featurizer, the pre-trained encoder every
+        member starts from (``None``: random initialisation) - from the ``pretrain`` stage,
+        ``pretrained``, or neither - and its name (``encoder_start_``, see ``pretrained``)."""
         from gnnnas.nn.checkpoint import featurizer_from_state
+        from gnnnas.nn.pretext import format_pretrain, parse_pretrain
 
-        self.pretrained_encoder_ = None
-        self.encoder_start_ = "random"
         if self.pretrain is not None:
             encoder = self._pretrain(space, device, unlabelled, parallel)
-            start = f"pretrain:{encoder.pretrain.get('spec', self.pretrain)}"
+            start = f"pretrain:{format_pretrain(parse_pretrain(self.pretrain))}"
         elif self.pretrained is None:
             encoder = None
         elif isinstance(self.pretrained, str) and self.pretrained in ("auto", "default"):
@@ -492,15 +496,13 @@ class Predictor(BaseEstimator):
             start = f"shipped:{space.name}"
         else:
             encoder = self._load_pretrained(space, graphs)
-            start = f"file:{os.fspath(self.pretrained)}"
+            start = f"file:{os.path.abspath(self.pretrained)}"
         if encoder is None:
-            return self._new_featurizer(graphs, space).fit(graphs), None
+            return self._new_featurizer(graphs, space).fit(graphs), None, "random"
         if self._cells_differ(encoder):
             raise ValueError(f"the pre-trained encoder stacks cells as {encoder.cell_sequence}, these architectures "
                              f"as {self.cell_sequence_}: it was trained on other networks of the space")
-        self.pretrained_encoder_ = encoder
-        self.encoder_start_ = start
-        return featurizer_from_state(space.vocab, encoder.featurizer), encoder.state
+        return featurizer_from_state(space.vocab, encoder.featurizer), encoder, start
 
     def _shipped_if_fits(self, space: SearchSpace, graphs: Sequence[ArchGraph]):
         """``pretrained="auto"``: the encoder shipped for ``space`` if there is one and it fits

@@ -24,7 +24,7 @@ from gnnnas import distributed
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.checkpoint import PretrainedEncoder
 from gnnnas.nn.featurize import GraphFeaturizer
-from gnnnas.nn.pretext import parse_pretrain
+from gnnnas.nn.pretext import format_pretrain, parse_pretrain
 from gnnnas.nn.pretrain import pretrain_encoder
 from gnnnas.nn.probe import FLOW_NAMES, ZERO_COST_NAMES, cached_probe_scores
 from gnnnas.params import CONV_NAMES
@@ -112,7 +112,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
     result = PretrainedEncoder(
         params=params, featurizer=featurizer.get_state(), vocab=list(space.vocab.ops),
         cell_sequence=pool[0].cell_sequence, state=state,
-        pretrain={"tasks": tasks, "spec": predictor.pretrain, "epochs": predictor.pretrain_epochs,
+        pretrain={"tasks": tasks, "spec": format_pretrain(tasks), "epochs": predictor.pretrain_epochs,
                   "batch_size": predictor.pretrain_batch_size, "archs": len(pool), "seed": predictor.seed,
                   "seconds": time.perf_counter() - start, "history": history,
                   "ranks": ranks},

@@ -33,6 +33,11 @@ def test_run_summarise_and_write(tmp_path):
     payload = json.loads(json_path.read_text())
     assert len(payload["records"]) == 8 and payload["protocol"]["name"] == "PTOY"
     assert {r["encoder_start"] for r in payload["records"]} == {None, "random"}
+    assert "| np | 30 | 2 |" in md_path.read_text() and "| random |" in md_path.read_text()
+    mixed = [harness.Record(**{**vars(r), "encoder_start": start})
+             for r, start in zip([r for r in records if r.model == "np" and r.train_size == 30],
+                                 ["random", "shipped:nb201"], strict=True)]
+    assert harness.summarise(mixed)[0]["encoder_start"] == "random/shipped:nb201"  # a mixed group shows as such
     assert "environment" in payload and payload["environment"]["gnnnas"] == gnnnas.__version__
     table = md_path.read_text()
     assert "| rf |" in table and "PTOY" in table

@@ -300,6 +300,25 @@ def test_encoder_start_names_the_start_taken_and_survives_a_checkpoint(tmp_path)
         assert Predictor.load(tmp_path / "m.gnnnas").encoder_start_ == start
 
 
+def test_encoder_start_is_canonical_absolute_and_kept_by_a_failed_refit(tmp_path, monkeypatch):
+    """Spellings of one pretrain spec get one name whatever ran before in the process (the memo
+    keys on the parsed tasks); a relative file path is stored absolute, so a loaded checkpoint
+    still names the file; a refit that fails keeps the fitted members' start."""
+    archs, y = labelled("nb201")
+    first = Predictor(space="nb201", pretrain="1*costs+1.0*masked", **FAST).fit(archs, y)
+    again = Predictor(space="nb201", pretrain="costs + masked", **FAST).fit(archs, y)
+    assert first.encoder_start_ == again.encoder_start_ == "pretrain:costs+masked"
+    assert again.pretrained_encoder_.pretrain["spec"] == "costs+masked"
+    first.save_encoder(tmp_path / "enc.safetensors")
+    monkeypatch.chdir(tmp_path)
+    relative = Predictor(space="nb201", pretrained="enc.safetensors", **FAST).fit(archs, y)
+    assert relative.encoder_start_ == f"file:{tmp_path / 'enc.safetensors'}"
+    with pytest.raises(FileNotFoundError):
+        relative.set_params(pretrained="missing.safetensors").fit(archs, y)
+    assert relative.encoder_start_ == f"file:{tmp_path / 'enc.safetensors'}"
+    assert relative.pretrained_encoder_ is not None
+
+
 def test_auto_is_the_default_and_yields_to_pretrain():
     assert Predictor().pretrained == "auto"
     archs, y = labelled("nb201")

@@ -229,6 +229,27 @@ def _check_featurizer(where: str, f: dict, prefix: str) -> None:
                  f"{n} finite numbers > 0", prefix=prefix)
 
 
+def _start_agrees(start: str, params: dict) -> bool:
+    """Whether ``encoder_start`` names a start that a predictor of ``params`` can take (the
+    rules of ``Predictor``'s ``pretrained``): the header has no checksum, so it is checked."""
+    from gnnnas.nn.pretext import format_pretrain, parse_pretrain
+
+    pretrain, pretrained = params.get("pretrain"), params.get("pretrained")
+    shipped = f"shipped:{params['space']}"
+    if pretrain is not None:
+        try:
+            return start == f"pretrain:{format_pretrain(parse_pretrain(pretrain))}"
+        except ValueError:
+            return False
+    if pretrained is None:
+        return start == "random"
+    if pretrained == "auto":
+        return start in ("random", shipped)
+    if pretrained == "default":
+        return start == shipped
+    return start.startswith("file:") and len(start) > len("file:")
+
+
 def _check_state(where: str, state: Any, params: dict, tensors: dict) -> dict:
     """The header's ``state``, every field checked (CheckpointError naming the first bad one)."""
     if not isinstance(state, dict):
@@ -238,6 +259,9 @@ def _check_state(where: str, state: Any, params: dict, tensors: dict) -> dict:
     for name, (valid, what) in _OPTIONAL_STATE_FIELDS.items():
         state.setdefault(name, None)
         _checked(where, state, name, valid, what)
+    if state["encoder_start"] is not None and not _start_agrees(state["encoder_start"], params):
+        raise _error(f"{where}: header field 'encoder_start' is {state['encoder_start']!r}, which a fit with "
+                     f"pretrain={params.get('pretrain')!r}, pretrained={params.get('pretrained')!r} cannot take")
     _check_featurizer(where, state["featurizer"], "featurizer.")
     if (state["proxy_shape"] is None) == bool(params["hypernetwork"]):
         raise _error(f"{where}: header field 'proxy_shape' is {state['proxy_shape']!r} but the "
@@ -316,7 +340,10 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
         raise _error(f"{where} is a predictor for space {params['space']!r}, not {space!r}")
     # written before `pretrained` existed, when every fit started from random weights: a refit
     # of the loaded predictor must too, not take today's default start
-    params.setdefault("pretrained", None)
+    if "pretrained" not in params:
+        params["pretrained"] = None
+        if isinstance(state, dict) and params.get("pretrain") is None:
+            state.setdefault("encoder_start", "random")
     try:
         predictor = cls(**params)
         predictor._check_params()

@@ -38,7 +38,7 @@ from torch import nn
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.featurize import DenseGraphBatch
 
-__all__ = ["MASK_RATE", "PRETEXTS", "HyperPretext", "REGRESSION_PRETEXTS", "PretextHeads", "cost_targets", "mask_ops",
+__all__ = ["MASK_RATE", "PRETEXTS", "HyperPretext", "REGRESSION_PRETEXTS", "PretextHeads", "cost_targets", "format_pretrain", "mask_ops",
            "parse_pretrain"]
 
 #: Built-in pretext tasks (label-free).
@@ -71,6 +71,13 @@ def parse_pretrain(spec: str) -> dict[str, float]:
             raise ValueError(f"pretrain: the weight of {name!r} must be > 0, got {weight}")
         tasks[name] = weight
     return tasks
+
+
+def format_pretrain(tasks: dict[str, float]) -> str:
+    """:func:`parse_pretrain`'s inverse in one canonical spelling: ``{"costs": 1.0, "masked": 0.5}``
+    -> ``"costs+0.5*masked"`` (tasks in the given order, weight 1 left out), so specs that parse
+    alike (``"costs + masked"``, ``"1*costs+masked"``) are named alike."""
+    return "+".join(name if weight == 1 else f"{float(weight)!r}*{name}" for name, weight in tasks.items())
 
 
 def _signed_log(values: np.ndarray) -> np.ndarray:

@@ -244,8 +244,12 @@ def test_checkpoint_without_pretrained_refits_from_random_weights(tmp_path, toy)
     params = json.loads(header["__metadata__"]["params"])
     del params["pretrained"]
     header["__metadata__"]["params"] = json.dumps(params)
+    state = json.loads(header["__metadata__"]["state"])
+    del state["encoder_start"]
+    header["__metadata__"]["state"] = json.dumps(state)
     loaded = load_bytes(tmp_path, rebuild(header, data))
     assert loaded.pretrained is None
+    assert loaded.encoder_start_ == "random"  # every fit of that time started from random weights
     assert loaded.fit(*toy).pretrained_encoder_ is None
 
 
@@ -263,6 +267,31 @@ def test_encoder_start_is_optional_within_the_format(tmp_path, toy):
     header["__metadata__"]["state"] = json.dumps(state)
     with pytest.raises(CheckpointError, match="'encoder_start' must be null or a string"):
         load_bytes(tmp_path, rebuild(header, data))
+
+
+@pytest.mark.parametrize(("pretrain", "pretrained", "good", "bad"), [
+    (None, "auto", ["random", "shipped:nb201"], ["", "shipped:darts", "file:x", "random\nshipped:nb201"]),
+    (None, "default", ["shipped:nb201"], ["random"]),
+    (None, None, ["random"], ["shipped:nb201", "pretrain:costs"]),
+    (None, "/some/enc.safetensors", ["file:/some/enc.safetensors"], ["file:", "random"]),
+    ("costs + 0.5*masked", None, ["pretrain:costs+0.5*masked"], ["pretrain:costs + 0.5*masked", "random"]),
+])
+def test_encoder_start_must_agree_with_the_params(tmp_path, saved, pretrain, pretrained, good, bad):
+    """The header has no checksum: a stored start that a predictor of these params cannot take
+    is refused naming the field, one it can take loads as stored."""
+    header, data = split(saved[1])
+    params = json.loads(header["__metadata__"]["params"])
+    params.update(pretrain=pretrain, pretrained=pretrained)
+    header["__metadata__"]["params"] = json.dumps(params)
+    state = json.loads(header["__metadata__"]["state"])
+    for start, ok in [(s, True) for s in good] + [(s, False) for s in bad]:
+        state["encoder_start"] = start
+        header["__metadata__"]["state"] = json.dumps(state)
+        if ok:
+            assert load_bytes(tmp_path, rebuild(header, data)).encoder_start_ == start
+        else:
+            with pytest.raises(CheckpointError, match="'encoder_start' is .* cannot take"):
+                load_bytes(tmp_path, rebuild(header, data))
 
 
 # ---------------------------------------------------------------------- format 2 (dense encoder)

@@ -10,7 +10,7 @@ import gnnnas
 from gnnnas import ArchGraph, OpVocabulary
 from gnnnas.nn.encoder import ArchEncoder
 from gnnnas.nn.featurize import GraphFeaturizer
-from gnnnas.nn.pretext import MASK_RATE, cost_targets, mask_ops, parse_pretrain
+from gnnnas.nn.pretext import MASK_RATE, PRETEXTS, cost_targets, format_pretrain, mask_ops, parse_pretrain
 from gnnnas.nn.pretrain import pretrain_encoder
 
 VOCAB = OpVocabulary(ops=("conv", "pool", "skip"), identity={"skip"}, parametric={"conv"})
@@ -24,6 +24,21 @@ def test_parse_pretrain():
                          ("0*costs", "must be > 0"), ("costs+", "unknown task"), (3, "spec of tasks")]:
         with pytest.raises(ValueError, match=message):
             parse_pretrain(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PRETEXTS), min_size=1, max_size=len(PRETEXTS), unique=True),
+       st.lists(st.one_of(st.just(1.0), st.floats(min_value=1e-12, max_value=1e12)), min_size=len(PRETEXTS),
+                max_size=len(PRETEXTS)),
+       st.sampled_from(["+", " + "]))
+def test_format_pretrain_names_each_parse_once(names, weights, joiner):
+    """format_pretrain is parse_pretrain's inverse, and every spelling of the same tasks (spaces,
+    an explicit weight 1) gets the same name."""
+    tasks = dict(zip(names, weights, strict=False))
+    name = format_pretrain(tasks)
+    assert parse_pretrain(name) == tasks
+    spelt = joiner.join(f"{w!r} * {n}" if w != 1 else f"1*{n}" for n, w in tasks.items())
+    assert format_pretrain(parse_pretrain(spelt)) == name
 
 
 def test_cost_targets_by_hand():
