@@ -480,7 +480,8 @@ class Predictor(BaseEstimator):
     def _start_encoder(self, graphs: list[ArchGraph], space: SearchSpace, device: torch.device,
                        unlabelled: Sequence[Any] | None, parallel: bool = False) -> tuple[GraphFeaturizer, Any, str]:
         """``(featurizer, encoder, start)``: the fitted featurizer, the pre-trained encoder every
-        member starts from (``None``: random initialisation) - from the ``pretrain`` stage,
+        member starts from (a :class:`~gnnnas.nn.checkpoint.PretrainedEncoder`; ``None``: random
+        initialisation) - from the ``pretrain`` stage,
         ``pretrained``, or neither - and its name (``encoder_start_``, see ``pretrained``)."""
         from gnnnas.nn.checkpoint import featurizer_from_state
         from gnnnas.nn.pretext import format_pretrain, parse_pretrain
