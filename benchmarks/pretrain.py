@@ -31,12 +31,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BASELINE = "gnnnas"
 #: runs of the code before the GCN's training path moved to sparse CSR products (commit f2a63bf and
 #: earlier): the same function, another float summation order, so seeds are paired within an era
+#: file prefixes whose protocol name has a dash
+TITLES = {"p201c100": "P201-C100"}
 BEFORE_CSR = {"p201", "p201_probe", "p201_hyper", "pc201", "pc201_costs"}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--protocols", default="p201,pc201,p101,pdarts,pvit")
+    parser.add_argument("--protocols", default="p201,p201c100,pc201,p101,pdarts,pvit")
     parser.add_argument("--out", default=str(RESULTS / "pretrain"))
     args = parser.parse_args(argv)
     table = {}
@@ -44,7 +46,8 @@ def main(argv=None) -> int:
              ("Kendall tau-b on each protocol's test set (P201: all 15,625 NB201 cells, training cells included "
               "as P201 defines it; PC201: the 7,812 cells of official indices 7813..15624, training archs drawn "
               "from indices 0..7812, the split of TA-GATES / FlowerFormer / FGP, whose label is the cifar10-valid "
-              "run's test accuracy; ours for both: CIFAR-10 test accuracy after 200 epochs); training archs drawn by the "
+              "run's test accuracy; ours for both: CIFAR-10 test accuracy after 200 epochs; P201-C100: "
+              "P201's split with the CIFAR-100 test accuracy after 200 epochs); training archs drawn by the "
               "protocol from each seed (same splits for every model). `gnnnas` = no pre-training; "
               "`gnnnas-pretrain-<tasks>` = `Predictor(pretrain=...)` with the default schedule (10 epochs over all "
               "15,625 NB201 cells, batch 256), then the default fit; `gnnnas-pretrained` = "
@@ -58,13 +61,13 @@ def main(argv=None) -> int:
         for path in sorted((RESULTS / "pretrain").glob(f"{proto}*.json")):
             if path.stem == proto or path.stem.startswith(proto + "_"):
                 eras["before" if path.stem in BEFORE_CSR else "now"] += load_from_scratch(
-                    path, nb201=proto in ("p201", "pc201"))
+                    path, nb201=proto in ("p201", "p201c100", "pc201"))
         for era, records in eras.items():
             if not records:
                 continue
             key = proto if era == "now" else f"{proto}-before"
             table[key], rows = paired_rows(records, BASELINE)
-            title = proto.upper() if era == "now" else (
+            title = TITLES.get(proto, proto.upper()) if era == "now" else (
                 f"{proto.upper()}, measured before the GCN trained through sparse CSR products (gather-scatter "
                 "training, the same function; paired within this era only)")
             lines += [f"## {title}", "", *rows, ""]

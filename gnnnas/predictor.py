@@ -157,9 +157,10 @@ class Predictor(BaseEstimator):
             cell stacking and node-feature width equal this predictor's and its graphs';
             otherwise from a random initialisation. Chosen because it measured better on
             CIFAR-10 labels: P201 .730 / .800 / .840 / .900 vs .719 / .789 / .837 / .895 from
-            scratch at 39 / 78 / 156 / 469 labels (5 seeds), PC201 .790 vs .770 (9 runs;
-            ``benchmarks/results/pretrain.md``); in NB201 CIFAR-100 search it needed more queries
-            (docs/search.md). ``None``: always a random
+            scratch at 39 / 78 / 156 / 469 labels (5 seeds), PC201 .790 vs .770 (9 runs), and
+            on CIFAR-100 labels P201-C100 .717 / .780 / .826 / .889 vs .681 / .761 / .820 / .883
+            (``benchmarks/results/pretrain.md``); in NB201 CIFAR-100 search it needed more
+            queries (docs/search.md). ``None``: always a random
             initialisation (the predictor as measured before the switch). ``"default"``: the
             shipped encoder, and a ``ValueError`` where there is none or it does not fit. A file
             path (:meth:`save_encoder`, ``gnnnas pretrain``): that encoder; its space and
