@@ -482,14 +482,13 @@ class Predictor(BaseEstimator):
                        unlabelled: Sequence[Any] | None, parallel: bool = False) -> tuple[GraphFeaturizer, Any, str]:
         """``(featurizer, encoder, start)``: the fitted featurizer, the pre-trained encoder every
         member starts from (a :class:`~gnnnas.nn.checkpoint.PretrainedEncoder`; ``None``: random
-        initialisation) - from the ``pretrain`` stage,
-        ``pretrained``, or neither - and its name (``encoder_start_``, see ``pretrained``)."""
+        initialisation) - from the ``pretrain`` stage, ``pretrained``, or neither - and its name
+        (``encoder_start_``, see ``pretrained``)."""
         from gnnnas.nn.checkpoint import featurizer_from_state
-        from gnnnas.nn.pretext import format_pretrain, parse_pretrain
 
         if self.pretrain is not None:
             encoder = self._pretrain(space, device, unlabelled, parallel)
-            start = f"pretrain:{format_pretrain(parse_pretrain(self.pretrain))}"
+            start = f"pretrain:{encoder.pretrain['spec']}"  # the tasks spelt canonically (format_pretrain)
         elif self.pretrained is None:
             encoder = None
         elif isinstance(self.pretrained, str) and self.pretrained in ("auto", "default"):
