@@ -34,6 +34,26 @@ __all__ = ["MEMO", "pretrain_pool", "pretrain_stage", "probe_targets", "shipped_
 
 #: Pre-trained encoders of this process, by everything that determines them (not the labels).
 MEMO: dict = {}
+#: How many encoders :data:`MEMO` keeps (least recently used dropped first). An encoder is a few
+#: hundred KB; 32 covers a benchmark sweep of 5 seeds x 6 pretext variants over every train size
+#: (seeds and variants vary fastest), which otherwise pre-trains again for each size.
+MEMO_SIZE = 32
+
+
+def _recall(key):
+    """The memoised encoder of ``key`` (made the most recently used), or None."""
+    if key not in MEMO:
+        return None
+    MEMO[key] = MEMO.pop(key)
+    return MEMO[key]
+
+
+def _remember(key, result) -> None:
+    """Keep ``result`` under ``key``, dropping the least recently used beyond :data:`MEMO_SIZE`."""
+    MEMO.pop(key, None)
+    MEMO[key] = result
+    while len(MEMO) > MEMO_SIZE:
+        MEMO.pop(next(iter(MEMO)))
 
 
 def pretrain_pool(predictor, space: SearchSpace, unlabelled: Sequence[Any] | None) -> list[ArchGraph]:
@@ -77,8 +97,9 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
         key = (json_key(params), json_key(list(space.vocab.ops)), space.size, json_key(list(tasks.items())),
                p.pretrain_archs, p.pretrain_epochs, p.pretrain_batch_size, p.lr, p.weight_decay, p.dropout, p.seed,
                torch.get_num_threads(), device.type, p.hyper_width, p.proxy_data, p.hyper_archs, p.hyper_images, ranks)
-        if key in MEMO:
-            return MEMO[key]
+        recalled = _recall(key)
+        if recalled is not None:
+            return recalled
     with distributed.fail_together(data_parallel):  # one rank's bad pool stops every rank
         pool = pretrain_pool(predictor, space, unlabelled)
         digest = distributed.data_digest(g.canonical_hash() for g in pool) if data_parallel else b""
@@ -118,9 +139,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
                   "ranks": ranks},
     )
     if key is not None:
-        if len(MEMO) >= 4:
-            MEMO.pop(next(iter(MEMO)))
-        MEMO[key] = result
+        _remember(key, result)
     return result
 
 

@@ -394,3 +394,18 @@ def test_auto_falls_back_when_the_graphs_carry_node_features():
     assert predictor.pretrained_encoder_ is None and predictor.featurizer_.node_feature_dim == 1
     with pytest.raises(ValueError, match="0 node features per node, these graphs have 1"):
         Predictor(space="nb201", pretrained="default", epochs=1, seed=0).fit(featured, y)
+
+
+def test_memo_drops_the_least_recently_used(monkeypatch):
+    """A sweep that cycles through more keys than the memo holds keeps the ones it used last."""
+    from gnnnas import pretraining
+
+    monkeypatch.setattr(pretraining, "MEMO_SIZE", 3)
+    for key in "abc":
+        pretraining._remember(key, key.upper())
+    assert pretraining._recall("a") == "A"  # a becomes the most recently used
+    pretraining._remember("d", "D")  # drops b, the least recently used
+    assert list(_PRETRAINED_MEMO) == ["c", "a", "d"]
+    assert pretraining._recall("b") is None
+    pretraining._remember("c", "C2")  # a key stored again replaces its value and is fresh
+    assert list(_PRETRAINED_MEMO) == ["a", "d", "c"] and _PRETRAINED_MEMO["c"] == "C2"
