@@ -29,16 +29,26 @@ from paired import load_from_scratch, paired_rows, write_summary  # benchmarks/ 
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASELINE = "gnnnas"
-#: runs of the code before the GCN's training path moved to sparse CSR products (commit f2a63bf and
-#: earlier): the same function, another float summation order, so seeds are paired within an era
 #: file prefixes whose protocol name has a dash
-TITLES = {"p201c100": "P201-C100"}
-BEFORE_CSR = {"p201", "p201_probe", "p201_hyper", "pc201", "pc201_costs"}
+TITLES = {"p201c100": "P201-C100", "p201in16": "P201-IN16"}
+#: runs of an earlier code or machine, paired within their era only: a seed's fit is not the same
+#: number across eras (P201, 39 labels, seed 0, random start: .729 on 2026-12-03, .735 now), so a
+#: variant is compared with the reference measured beside it
+ERAS = {
+    "before-csr": ("measured before the GCN trained through sparse CSR products (gather-scatter training, "
+                   + "the same function)", {"p201", "p201_probe", "p201_hyper", "pc201", "pc201_costs"}),
+    "2026-12-03": ("measured on 2026-12-03, on the machine and code of that day (the machine changed on "
+                   + "2026-12-04)", {"p201_shipped", "pc201_csr", "pc201_shipped"}),
+}
+
+
+def era_of(stem: str) -> str:
+    return next((era for era, (_, stems) in ERAS.items() if stem in stems), "now")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--protocols", default="p201,p201c100,pc201,p101,pdarts,pvit")
+    parser.add_argument("--protocols", default="p201,p201c100,p201in16,pc201,p101,pdarts,pvit")
     parser.add_argument("--out", default=str(RESULTS / "pretrain"))
     args = parser.parse_args(argv)
     table = {}
@@ -47,29 +57,32 @@ def main(argv=None) -> int:
               "as P201 defines it; PC201: the 7,812 cells of official indices 7813..15624, training archs drawn "
               "from indices 0..7812, the split of TA-GATES / FlowerFormer / FGP, whose label is the cifar10-valid "
               "run's test accuracy; ours for both: CIFAR-10 test accuracy after 200 epochs; P201-C100: "
-              "P201's split with the CIFAR-100 test accuracy after 200 epochs); training archs drawn by the "
+              "P201's split with the CIFAR-100 test accuracy after 200 epochs; P201-IN16: the same with the "
+              "ImageNet16-120 test accuracy; P101: 20,001 NB101 cells with "
+              "their 108-epoch validation accuracy, tau over the cells not trained on; PVIT: 200 AutoFormer-Ti "
+              "subnets with their CIFAR-100 accuracy, tau over the rest); training archs drawn by the "
               "protocol from each seed (same splits for every model). `gnnnas` = no pre-training; "
-              "`gnnnas-pretrain-<tasks>` = `Predictor(pretrain=...)` with the default schedule (10 epochs over all "
-              "15,625 NB201 cells, batch 256), then the default fit; `gnnnas-pretrained` = "
+              "`gnnnas-pretrain-<tasks>` = `Predictor(pretrain=...)` with the default schedule (10 epochs, batch 256, "
+              "over the space's unlabelled archs: all 15,625 NB201 cells; on NB101 and the ViT space 20,000 archs "
+              "sampled with the fit's seed), then the default fit; `gnnnas-pretrained` = "
               "`Predictor(pretrained=\"default\")`, the encoder shipped in gnnnas/pretrained/nb201.safetensors "
               "(costs, seed 0), then the default fit. Pre-training reads no label. 1 torch thread "
               "per fit, default hyperparameters; fit seconds of the median seed include pre-training (and, for "
               "zero_cost, building the cache of network probes on the first seed) on a shared 2-core machine. "
               "diff = variant - gnnnas on the same seed; sign test two-sided."), ""]
     for proto in args.protocols.split(","):
-        eras = {"now": [], "before": []}
+        eras: dict[str, list] = {"now": [], **{era: [] for era in ERAS}}
         for path in sorted((RESULTS / "pretrain").glob(f"{proto}*.json")):
             if path.stem == proto or path.stem.startswith(proto + "_"):
-                eras["before" if path.stem in BEFORE_CSR else "now"] += load_from_scratch(
-                    path, nb201=proto in ("p201", "p201c100", "pc201"))
+                eras[era_of(path.stem)] += load_from_scratch(path, nb201=proto in ("p201", "p201c100", "p201in16", "pc201"))
         for era, records in eras.items():
             if not records:
                 continue
-            key = proto if era == "now" else f"{proto}-before"
+            key = proto if era == "now" else f"{proto}-{era}"
             table[key], rows = paired_rows(records, BASELINE)
-            title = TITLES.get(proto, proto.upper()) if era == "now" else (
-                f"{proto.upper()}, measured before the GCN trained through sparse CSR products (gather-scatter "
-                "training, the same function; paired within this era only)")
+            title = TITLES.get(proto, proto.upper())
+            if era != "now":
+                title = f"{title}, {ERAS[era][0]}; paired within this era only"
             lines += [f"## {title}", "", *rows, ""]
     write_summary(Path(args.out), table, lines, BASELINE)
     return 0
