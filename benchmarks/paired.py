@@ -85,6 +85,39 @@ def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
     return table, lines
 
 
+def overview_rows(protocols: dict[str, list[dict]], baseline: str) -> tuple[dict, list[str]]:
+    """One row per (protocol, model): the paired difference to ``baseline`` at each train size
+    (``diff wins/losses``) and over every (train size, seed) pair of the protocol together, with
+    the two-sided sign test of those pooled pairs; ``protocols`` maps a title to its records."""
+    table: dict = {}
+    header = (f"| protocol | model | paired diff vs {baseline} per N (wins/losses) | all pairs wins/losses | "
+              "mean diff | sign p |")
+    lines = [header, "| --- | --- | --- | --- | --- | --- |"]
+    for title, records in protocols.items():
+        by = defaultdict(dict)
+        for r in records:
+            by[(r["model"], r["train_size"])][r["seed"]] = r
+        models = sorted({m for m, _ in by if m != baseline})
+        for model in models:
+            cells, pooled = [], []
+            for n in sorted({n for m, n in by if m == model}):
+                base, runs = by.get((baseline, n), {}), by[(model, n)]
+                diffs = [runs[s]["kendall_tau"] - base[s]["kendall_tau"] for s in sorted(set(runs) & set(base))]
+                if diffs:
+                    cells.append(f"{n}: {statistics.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)}/"
+                                 f"{sum(d < 0 for d in diffs)})")
+                    pooled += diffs
+            if not pooled:
+                continue
+            wins, losses = sum(d > 0 for d in pooled), sum(d < 0 for d in pooled)
+            p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+            table.setdefault(title, {})[model] = {"pairs": len(pooled), "wins": wins, "losses": losses,
+                                                  "diff_mean": statistics.mean(pooled), "sign_p": p}
+            lines.append(f"| {title} | {model} | {'; '.join(cells)} | {wins}/{losses} | "
+                         f"{statistics.mean(pooled):+.3f} | {p:.3f} |")
+    return table, lines
+
+
 def write_summary(out: Path, table: dict, lines: list[str], baseline: str) -> None:
     """``out``.json (environment + table), .md (``lines``) and .png (:func:`plot`), atomically;
     the markdown is printed too."""

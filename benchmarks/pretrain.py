@@ -25,7 +25,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import load_from_scratch, paired_rows, write_summary  # benchmarks/ is not a package
+from paired import (  # benchmarks/ is not a package
+    load_from_scratch,
+    overview_rows,
+    paired_rows,
+    write_summary,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASELINE = "gnnnas"
@@ -52,6 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "pretrain"))
     args = parser.parse_args(argv)
     table = {}
+    current: dict[str, list] = {}
     lines = ["# Self-supervised pre-training of the encoder, paired by seed with no pre-training", "",
              ("Kendall tau-b on each protocol's test set (P201: all 15,625 NB201 cells, training cells included "
               "as P201 defines it; PC201: the 7,812 cells of official indices 7813..15624, training archs drawn "
@@ -79,11 +85,18 @@ def main(argv=None) -> int:
             if not records:
                 continue
             key = proto if era == "now" else f"{proto}-{era}"
+            if era == "now":
+                current[TITLES.get(proto, proto.upper())] = records
             table[key], rows = paired_rows(records, BASELINE)
             title = TITLES.get(proto, proto.upper())
             if era != "now":
                 title = f"{title}, {ERAS[era][0]}; paired within this era only"
             lines += [f"## {title}", "", *rows, ""]
+    _, overview = overview_rows(current, BASELINE)
+    at = lines.index("") + 2  # after the title and the protocol paragraph
+    lines[at:at] = ["## Overview: every variant against no pre-training, each size and all sizes pooled", "",
+                    ("Today's runs only (the first section of each protocol below); the pooled sign test counts every "
+                     "(N, seed) pair of the protocol once."), "", *overview, ""]
     write_summary(Path(args.out), table, lines, BASELINE)
     return 0
 
