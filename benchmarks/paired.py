@@ -87,22 +87,26 @@ def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
 
 def overview_rows(protocols: dict[str, list[dict]], baseline: str) -> tuple[dict, list[str]]:
     """One row per (protocol, model): the paired difference to ``baseline`` at each train size
-    (``diff wins/losses``) and over every (train size, seed) pair of the protocol together, with
-    the two-sided sign test of those pooled pairs; ``protocols`` maps a title to its records."""
+    (``diff wins/losses``), over every (train size, seed) pair of the protocol together with the
+    two-sided sign test of those pooled pairs, and per seed (its mean difference over the sizes it
+    ran) with the sign test over seeds; ``protocols`` maps a title to its records."""
     table: dict = {}
     header = (f"| protocol | model | paired diff vs {baseline} per N (wins/losses) | all pairs wins/losses | "
-              "mean diff | sign p |")
-    lines = [header, "| --- | --- | --- | --- | --- | --- |"]
+              "mean diff | sign p | seeds up/down (mean over N) | sign p (seeds) |")
+    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for title, records in protocols.items():
         by = defaultdict(dict)
         for r in records:
             by[(r["model"], r["train_size"])][r["seed"]] = r
         models = sorted({m for m, _ in by if m != baseline})
         for model in models:
-            cells, pooled = [], []
+            cells, pooled, per_seed = [], [], defaultdict(list)
             for n in sorted({n for m, n in by if m == model}):
                 base, runs = by.get((baseline, n), {}), by[(model, n)]
-                diffs = [runs[s]["kendall_tau"] - base[s]["kendall_tau"] for s in sorted(set(runs) & set(base))]
+                common = sorted(set(runs) & set(base))
+                diffs = [runs[s]["kendall_tau"] - base[s]["kendall_tau"] for s in common]
+                for seed, d in zip(common, diffs, strict=True):
+                    per_seed[seed].append(d)
                 if diffs:
                     cells.append(f"{n}: {statistics.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)}/"
                                  f"{sum(d < 0 for d in diffs)})")
@@ -111,10 +115,14 @@ def overview_rows(protocols: dict[str, list[dict]], baseline: str) -> tuple[dict
                 continue
             wins, losses = sum(d > 0 for d in pooled), sum(d < 0 for d in pooled)
             p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+            seed_means = [statistics.mean(d) for d in per_seed.values()]
+            up, down = sum(d > 0 for d in seed_means), sum(d < 0 for d in seed_means)
+            p_seeds = binomtest(up, up + down).pvalue if up + down else 1.0
             table.setdefault(title, {})[model] = {"pairs": len(pooled), "wins": wins, "losses": losses,
-                                                  "diff_mean": statistics.mean(pooled), "sign_p": p}
+                                                  "diff_mean": statistics.mean(pooled), "sign_p": p,
+                                                  "seeds_up": up, "seeds_down": down, "sign_p_seeds": p_seeds}
             lines.append(f"| {title} | {model} | {'; '.join(cells)} | {wins}/{losses} | "
-                         f"{statistics.mean(pooled):+.3f} | {p:.3f} |")
+                         f"{statistics.mean(pooled):+.3f} | {p:.3f} | {up}/{down} | {p_seeds:.3f} |")
     return table, lines
 
 

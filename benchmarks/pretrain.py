@@ -21,6 +21,7 @@ cache (NB201: 15,625 networks at initialisation) is built by the first zero_cost
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -36,28 +37,34 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BASELINE = "gnnnas"
 #: file prefixes whose protocol name has a dash
 TITLES = {"p201c100": "P201-C100", "p201in16": "P201-IN16"}
-#: runs of an earlier code or machine, paired within their era only: a seed's fit is not the same
-#: number across eras (P201, 39 labels, seed 0, random start: .729 on 2026-12-03, .735 now), so a
-#: variant is compared with the reference measured beside it
+#: protocols on NB201, whose plain `gnnnas` runs start from the shipped encoder since 2026-12-04
+NB201_PROTOCOLS = ("p201", "p201c100", "p201in16", "pc201")
+#: runs of an earlier code or machine are paired within their era only: a seed's fit is not the
+#: same number across eras (P201, 39 labels, seed 0, random start: .729 on 2026-12-03, .735 now),
+#: so a variant is compared with the reference measured beside it
 ERAS = {
-    "before-csr": ("measured before the GCN trained through sparse CSR products (gather-scatter training, "
-                   + "the same function)", {"p201", "p201_probe", "p201_hyper", "pc201", "pc201_costs"}),
-    "2026-12-03": ("measured on 2026-12-03, on the machine and code of that day (the machine changed on "
-                   + "2026-12-04)", {"p201_shipped", "pc201_csr", "pc201_shipped"}),
+    "before-csr": "measured before the GCN trained through sparse CSR products (gather-scatter training, the same function)",
+    "2026-12-03": "measured on 2026-12-03, on the machine and code of that day (the machine changed on 2026-12-04)",
 }
+#: the files of the gather-scatter era (commit f2a63bf and earlier; all dated 2026-12-03)
+BEFORE_CSR = {"p201", "p201_probe", "p201_hyper", "pc201", "pc201_costs"}
 
 
-def era_of(stem: str) -> str:
-    return next((era for era, (_, stems) in ERAS.items() if stem in stems), "now")
+def era_of(path: Path) -> str:
+    """The era of one run_protocol.py file: by name for the gather-scatter runs, else by the date
+    its environment records (the machine changed on 2026-12-04)."""
+    if path.stem in BEFORE_CSR:
+        return "before-csr"
+    return "2026-12-03" if json.loads(path.read_text())["environment"]["date"] < "2026-12-04" else "now"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--protocols", default="p201,p201c100,p201in16,pc201,p101,pdarts,pvit")
+    parser.add_argument("--protocols", default=",".join([*NB201_PROTOCOLS, "p101", "pdarts", "pvit"]))
     parser.add_argument("--out", default=str(RESULTS / "pretrain"))
     args = parser.parse_args(argv)
     table = {}
-    current: dict[str, list] = {}
+    groups: dict[str, list] = {}
     lines = ["# Self-supervised pre-training of the encoder, paired by seed with no pre-training", "",
              ("Kendall tau-b on each protocol's test set (P201: all 15,625 NB201 cells, training cells included "
               "as P201 defines it; PC201: the 7,812 cells of official indices 7813..15624, training archs drawn "
@@ -73,30 +80,31 @@ def main(argv=None) -> int:
               "sampled with the fit's seed), then the default fit; `gnnnas-pretrained` = "
               "`Predictor(pretrained=\"default\")`, the encoder shipped in gnnnas/pretrained/nb201.safetensors "
               "(costs, seed 0), then the default fit. Pre-training reads no label. 1 torch thread "
-              "per fit, default hyperparameters; fit seconds of the median seed include pre-training (and, for "
-              "zero_cost, building the cache of network probes on the first seed) on a shared 2-core machine. "
+              "per fit, default hyperparameters; fit seconds (median seed, shared 2-core machine) include "
+              "pre-training only where the process had not pre-trained that seed and variant before (the first "
+              "train size of a run; later sizes recall the memoised encoder), and building the cache of network "
+              "probes only in the first zero_cost/flow fit. "
               "diff = variant - gnnnas on the same seed; sign test two-sided."), ""]
     for proto in args.protocols.split(","):
         eras: dict[str, list] = {"now": [], **{era: [] for era in ERAS}}
         for path in sorted((RESULTS / "pretrain").glob(f"{proto}*.json")):
             if path.stem == proto or path.stem.startswith(proto + "_"):
-                eras[era_of(path.stem)] += load_from_scratch(path, nb201=proto in ("p201", "p201c100", "p201in16", "pc201"))
+                eras[era_of(path)] += load_from_scratch(path, nb201=proto in NB201_PROTOCOLS)
         for era, records in eras.items():
             if not records:
                 continue
             key = proto if era == "now" else f"{proto}-{era}"
-            if era == "now":
-                current[TITLES.get(proto, proto.upper())] = records
             table[key], rows = paired_rows(records, BASELINE)
-            title = TITLES.get(proto, proto.upper())
-            if era != "now":
-                title = f"{title}, {ERAS[era][0]}; paired within this era only"
+            name = TITLES.get(proto, proto.upper())
+            groups[name if era == "now" else f"{name} ({era})"] = records
+            title = name if era == "now" else f"{name}, {ERAS[era]}; paired within this era only"
             lines += [f"## {title}", "", *rows, ""]
-    _, overview = overview_rows(current, BASELINE)
-    at = lines.index("") + 2  # after the title and the protocol paragraph
-    lines[at:at] = ["## Overview: every variant against no pre-training, each size and all sizes pooled", "",
-                    ("Today's runs only (the first section of each protocol below); the pooled sign test counts every "
-                     "(N, seed) pair of the protocol once."), "", *overview, ""]
+    table["overview"], overview = overview_rows(groups, BASELINE)
+    lines[4:4] = ["## Overview: every variant against no pre-training, each size and all sizes pooled", "",
+                  ("One row per protocol and variant (an earlier era in brackets, paired within it). All pairs: "
+                   "every (N, seed) pair of the protocol with one two-sided sign test; the pairs are not independent "
+                   "(a seed's pre-trained encoder serves every N), so the seed column also tests each seed's mean "
+                   "difference over the sizes it ran."), "", *overview, ""]
     write_summary(Path(args.out), table, lines, BASELINE)
     return 0
 

@@ -10,7 +10,9 @@ encoder) fitted on the 469 labels of P201 seed 0. Wall and process CPU seconds o
 reported, with the 1-minute load average before and after: on a shared machine wall time grows
 with the load, CPU seconds much less. With ``zero_cost`` or ``flow`` the time includes building
 the probe cache (every architecture's network at initialisation) where the cache directory has
-none for the space yet; each row says whether it had one. Results: benchmarks/results/pretrain_cost.{json,md,png}.
+no file for the space yet; each row says whether the directory held a probe file of the space
+before the run ("a file of the space before": of any width, seed or probe batch, so the run may
+have added rows; "built in this run": it had none). Results: benchmarks/results/pretrain_cost.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS / "pretrain_cost"))
     args = parser.parse_args(argv)
     from gnnnas.data.paths import resolve_cache_dir
+    from gnnnas.nn.pretext import parse_pretrain
 
+    probed = bool({"zero_cost", "flow"} & set(parse_pretrain(args.pretext)))
     rows = []
     for name in args.spaces.split(","):
         probes = resolve_cache_dir() / "probes"
@@ -62,8 +66,8 @@ def main(argv=None) -> int:
         info = predictor.pretrained_encoder_.pretrain
         rows.append({"stage": "pretrain", "space": name, "pretext": args.pretext, "archs": info["archs"],
                      "epochs": info["epochs"], "last_loss": info["history"][-1]["loss"],
-                     "probe_cache": ("filled before" if cached else "built in this run")
-                     if args.pretext in ("zero_cost", "flow") or "+" in args.pretext else None, **cost})
+                     "probe_cache": ("a file of the space before" if cached else "built in this run")
+                     if probed else None, **cost})
         print(json.dumps(rows[-1]), flush=True)
     if not args.no_finetune:
         bench = gnnnas.load_benchmark("nb201")

@@ -40,7 +40,7 @@ MEMO: dict = {}
 MEMO_SIZE = 32
 
 
-def _recall(key):
+def _recall(key: tuple) -> PretrainedEncoder | None:
     """The memoised encoder of ``key`` (made the most recently used), or None."""
     if key not in MEMO:
         return None
@@ -48,7 +48,7 @@ def _recall(key):
     return MEMO[key]
 
 
-def _remember(key, result) -> None:
+def _remember(key: tuple, result: PretrainedEncoder) -> None:
     """Keep ``result`` under ``key``, dropping the least recently used beyond :data:`MEMO_SIZE`."""
     MEMO.pop(key, None)
     MEMO[key] = result

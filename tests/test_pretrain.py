@@ -409,3 +409,19 @@ def test_memo_drops_the_least_recently_used(monkeypatch):
     assert pretraining._recall("b") is None
     pretraining._remember("c", "C2")  # a key stored again replaces its value and is fresh
     assert list(_PRETRAINED_MEMO) == ["a", "d", "c"] and _PRETRAINED_MEMO["c"] == "C2"
+
+
+def test_memo_recalls_through_fit_and_drops_the_least_recently_used(monkeypatch):
+    """Fits recall a memoised encoder, refresh it, and pre-train again only what the memo dropped."""
+    from gnnnas import pretraining
+
+    calls = []
+    real = pretraining.pretrain_encoder
+    monkeypatch.setattr(pretraining, "pretrain_encoder", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(pretraining, "MEMO_SIZE", 2)
+    archs, y = labelled("nb201", n=12)
+    for spec in ("costs", "masked", "costs", "costs+masked", "costs", "masked"):
+        Predictor(pretrain=spec, **FAST).fit(archs, y)
+    # costs, masked, costs (recalled, now the freshest), costs+masked (drops masked), costs
+    # (recalled), masked (pre-trained again): 4 runs; first-in-first-out would have made 5
+    assert len(calls) == 4
