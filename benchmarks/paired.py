@@ -126,14 +126,14 @@ def overview_rows(protocols: dict[str, list[dict]], baseline: str) -> tuple[dict
     return table, lines
 
 
-def write_summary(out: Path, table: dict, lines: list[str], baseline: str) -> None:
-    """``out``.json (environment + table), .md (``lines``) and .png (:func:`plot`), atomically;
-    the markdown is printed too."""
+def write_summary(out: Path, table: dict, lines: list[str], baseline: str, extra: dict | None = None) -> None:
+    """``out``.json (environment + table + ``extra``'s keys), .md (``lines``) and .png (:func:`plot`
+    of ``table``), atomically; the markdown is printed too."""
     from gnnnas.data.paths import atomic_write
     from gnnnas.harness import environment
 
     with atomic_write(out.with_suffix(".json"), "w") as handle:
-        json.dump({"environment": environment(), "table": table}, handle, indent=1)
+        json.dump({"environment": environment(), "table": table, **(extra or {})}, handle, indent=1)
     with atomic_write(out.with_suffix(".md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     try:

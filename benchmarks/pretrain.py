@@ -99,13 +99,13 @@ def main(argv=None) -> int:
             groups[name if era == "now" else f"{name} ({era})"] = records
             title = name if era == "now" else f"{name}, {ERAS[era]}; paired within this era only"
             lines += [f"## {title}", "", *rows, ""]
-    table["overview"], overview = overview_rows(groups, BASELINE)
+    pooled, overview = overview_rows(groups, BASELINE)
     lines[4:4] = ["## Overview: every variant against no pre-training, each size and all sizes pooled", "",
                   ("One row per protocol and variant (an earlier era in brackets, paired within it). All pairs: "
                    "every (N, seed) pair of the protocol with one two-sided sign test; the pairs are not independent "
                    "(a seed's pre-trained encoder serves every N), so the seed column also tests each seed's mean "
                    "difference over the sizes it ran."), "", *overview, ""]
-    write_summary(Path(args.out), table, lines, BASELINE)
+    write_summary(Path(args.out), table, lines, BASELINE, extra={"overview": pooled})
     return 0
 
 
