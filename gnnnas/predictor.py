@@ -156,11 +156,13 @@ class Predictor(BaseEstimator):
             file's encoder shape (:data:`gnnnas.nn.checkpoint.ENCODER_PARAMS`), op vocabulary,
             cell stacking and node-feature width equal this predictor's and its graphs';
             otherwise from a random initialisation. Chosen because it measured better on
-            CIFAR-10 labels: P201 .730 / .800 / .840 / .900 vs .719 / .789 / .837 / .895 from
-            scratch at 39 / 78 / 156 / 469 labels (5 seeds), PC201 .790 vs .770 (9 runs), and
-            on CIFAR-100 labels P201-C100 .717 / .780 / .826 / .889 vs .681 / .761 / .820 / .883
-            (``benchmarks/results/pretrain.md``); in NB201 CIFAR-100 search it needed more
-            queries (docs/search.md). ``None``: always a random
+            CIFAR-10 labels: P201 .729 / .800 / .840 / .900 vs .721 / .787 / .838 / .896 from
+            scratch at 39 / 78 / 156 / 469 labels (5 seeds), and on CIFAR-100 and
+            ImageNet16-120 labels (P201-C100 .717 / .780 / .826 / .889 vs .681 / .761 / .820 /
+            .883, P201-IN16 .700 / .765 / .824 / .891 vs .644 / .754 / .816 / .885;
+            ``benchmarks/results/pretrain.md``); in NB201 CIFAR-100 search it needed more
+            queries (docs/search.md). No other space ships one: no pretext measured better
+            than random weights on NB101 or the ViT space. ``None``: always a random
             initialisation (the predictor as measured before the switch). ``"default"``: the
             shipped encoder, and a ``ValueError`` where there is none or it does not fit. A file
             path (:meth:`save_encoder`, ``gnnnas pretrain``): that encoder; its space and
