@@ -50,11 +50,23 @@ def load_from_scratch(path: Path, nb201: bool) -> list[dict]:
     return records
 
 
-def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
-    """``(table {N: {model: row}}, markdown lines)`` of one protocol's records."""
+def _by_model_size(records: list[dict]) -> dict:
+    """``{(model, train_size): {seed: record}}``."""
     by = defaultdict(dict)
     for r in records:
         by[(r["model"], r["train_size"])][r["seed"]] = r
+    return by
+
+
+def _sign_test(diffs: list[float]) -> tuple[int, int, float]:
+    """``(wins, losses, two-sided sign-test p)`` of paired differences; ties leave the test."""
+    wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    return wins, losses, binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+
+
+def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
+    """``(table {N: {model: row}}, markdown lines)`` of one protocol's records."""
+    by = _by_model_size(records)
     sizes = sorted({n for _, n in by})
     models = sorted({m for m, _ in by}, key=lambda m: (m != baseline, m != "gnnnas", m))
     table: dict = {}
@@ -74,8 +86,7 @@ def paired_rows(records: list[dict], baseline: str) -> tuple[dict, list[str]]:
             diff_text, wl, p_text = "", "", ""
             if model != baseline and common:
                 diffs = [runs[s]["kendall_tau"] - base[s]["kendall_tau"] for s in common]
-                wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
-                p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+                wins, losses, p = _sign_test(diffs)
                 row |= {"paired_seeds": common, "diff_mean": statistics.mean(diffs), "wins": wins,
                         "losses": losses, "sign_p": p}
                 diff_text, wl, p_text = f"{statistics.mean(diffs):+.3f}", f"{wins}/{losses}", f"{p:.2f}"
@@ -95,9 +106,7 @@ def overview_rows(protocols: dict[str, list[dict]], baseline: str) -> tuple[dict
               "mean diff | sign p | seeds up/down (mean over N) | sign p (seeds) |")
     lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for title, records in protocols.items():
-        by = defaultdict(dict)
-        for r in records:
-            by[(r["model"], r["train_size"])][r["seed"]] = r
+        by = _by_model_size(records)
         models = sorted({m for m, _ in by if m != baseline})
         for model in models:
             cells, pooled, per_seed = [], [], defaultdict(list)
@@ -108,16 +117,13 @@ def overview_rows(protocols: dict[str, list[dict]], baseline: str) -> tuple[dict
                 for seed, d in zip(common, diffs, strict=True):
                     per_seed[seed].append(d)
                 if diffs:
-                    cells.append(f"{n}: {statistics.mean(diffs):+.3f} ({sum(d > 0 for d in diffs)}/"
-                                 f"{sum(d < 0 for d in diffs)})")
+                    up_n, down_n, _ = _sign_test(diffs)
+                    cells.append(f"{n}: {statistics.mean(diffs):+.3f} ({up_n}/{down_n})")
                     pooled += diffs
             if not pooled:
                 continue
-            wins, losses = sum(d > 0 for d in pooled), sum(d < 0 for d in pooled)
-            p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
-            seed_means = [statistics.mean(d) for d in per_seed.values()]
-            up, down = sum(d > 0 for d in seed_means), sum(d < 0 for d in seed_means)
-            p_seeds = binomtest(up, up + down).pvalue if up + down else 1.0
+            wins, losses, p = _sign_test(pooled)
+            up, down, p_seeds = _sign_test([statistics.mean(d) for d in per_seed.values()])
             table.setdefault(title, {})[model] = {"pairs": len(pooled), "wins": wins, "losses": losses,
                                                   "diff_mean": statistics.mean(pooled), "sign_p": p,
                                                   "seeds_up": up, "seeds_down": down, "sign_p_seeds": p_seeds}

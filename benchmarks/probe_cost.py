@@ -34,7 +34,7 @@ from gnnnas.data.proxy import load_proxy
 from gnnnas.harness import environment
 from gnnnas.nn.probe import cached_probe_scores
 
-POOL = 20000  # Predictor's default pretrain_archs
+POOL = gnnnas.Predictor().pretrain_archs  # the default pre-training pool's size
 
 
 def main(argv=None) -> int:
@@ -52,8 +52,9 @@ def main(argv=None) -> int:
         graphs, seen = [], set()
         while len(graphs) < 2 * args.archs:  # distinct: the cache computes each identity once
             graph = predictor._as_archs([space.sample(rng)], space)[0]
-            if space.identity(graph) not in seen:
-                seen.add(space.identity(graph))
+            identity = space.identity(graph)
+            if identity not in seen:
+                seen.add(identity)
                 graphs.append(graph)
         featurizer = predictor._new_featurizer(graphs, space).fit(graphs)
         load_before = os.getloadavg()[0]

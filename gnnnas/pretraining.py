@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from gnnnas.spaces.base import SearchSpace
 __all__ = ["MEMO", "pretrain_pool", "pretrain_stage", "probe_targets", "shipped_encoder", "shipped_spaces"]
 
 #: Pre-trained encoders of this process, by everything that determines them (not the labels).
-MEMO: dict = {}
+MEMO: OrderedDict = OrderedDict()
 #: How many encoders :data:`MEMO` keeps (least recently used dropped first). An encoder is a few
 #: hundred KB; 32 covers a benchmark sweep of 5 seeds x 6 pretext variants over every train size
 #: (seeds and variants vary fastest), which otherwise pre-trains again for each size.
@@ -44,16 +45,16 @@ def _recall(key: tuple) -> PretrainedEncoder | None:
     """The memoised encoder of ``key`` (made the most recently used), or None."""
     if key not in MEMO:
         return None
-    MEMO[key] = MEMO.pop(key)
+    MEMO.move_to_end(key)
     return MEMO[key]
 
 
 def _remember(key: tuple, result: PretrainedEncoder) -> None:
     """Keep ``result`` under ``key``, dropping the least recently used beyond :data:`MEMO_SIZE`."""
-    MEMO.pop(key, None)
     MEMO[key] = result
+    MEMO.move_to_end(key)
     while len(MEMO) > MEMO_SIZE:
-        MEMO.pop(next(iter(MEMO)))
+        MEMO.popitem(last=False)
 
 
 def pretrain_pool(predictor, space: SearchSpace, unlabelled: Sequence[Any] | None) -> list[ArchGraph]:
