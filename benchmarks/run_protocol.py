@@ -15,7 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from gnnnas import harness
 from gnnnas.protocols import get_protocol
 
@@ -25,7 +24,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--protocol", required=True)
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..SEEDS-1")
+    parser.add_argument("--seed-list", default=None,
+                        help="comma-separated seeds instead of --seeds (e.g. 1,2: one process per seed on a "
+                             "multi-core machine, each with its own --out)")
     parser.add_argument("--models", default=None, help="comma-separated (default: all)")
     parser.add_argument("--sizes", default=None, help="comma-separated train sizes (default: the protocol's)")
     parser.add_argument("--epochs", type=int, default=None)
@@ -40,6 +42,7 @@ def main(argv=None) -> int:
     models = harness.default_models(args.models.split(",") if args.models else None, epochs=args.epochs,
                                     num_threads=args.threads)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
+    seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
     stem = Path(args.out) if args.out else RESULTS / protocol.name.lower()
 
     old_path = stem.with_suffix(".json")
@@ -66,7 +69,7 @@ def main(argv=None) -> int:
         save()
 
     done = {(r["model"], r["train_size"], r["seed"]) for r in old["records"]} if args.skip_existing else set()
-    harness.run_protocol(protocol, models, seeds=range(args.seeds), train_sizes=sizes, data_dir=args.data_dir,
+    harness.run_protocol(protocol, models, seeds=seeds, train_sizes=sizes, data_dir=args.data_dir,
                          on_record=on_record, skip=lambda m, n, s: (m, n, s) in done)
     json_path, md_path = save()
     print(f"wrote {json_path} and {md_path}")
