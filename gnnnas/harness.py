@@ -51,6 +51,7 @@ class Record:
     predict_seconds: float
     threads: int | None = None  # CPU threads the model was fitted with (its ``threads_used_``)
     encoder_start: str | None = None  # a Predictor's ``encoder_start_`` (e.g. "shipped:nb201"); None for models without one
+    restored: int | None = None  # members the fit restored to an earlier epoch (a Predictor's ``restored_``); None: not told
 
 
 def run_protocol(
@@ -139,7 +140,15 @@ def run_task(protocol: Protocol, spec: ModelSpec, bench: Benchmark, truth: np.nd
         predict_seconds=predict_s,
         threads=getattr(model, "threads_used_", None),
         encoder_start=getattr(model, "encoder_start_", None),
+        restored=_restored_members(model),
     )
+
+
+def _restored_members(model) -> int | None:
+    """How many members of a fitted Predictor were restored to an earlier epoch (collapsed, or
+    gave back most of what they learned); None for models that do not say."""
+    restored = getattr(model, "restored_", None)
+    return None if restored is None else sum(r is not None for r in restored)
 
 
 def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
@@ -165,6 +174,7 @@ def summarise(records: Sequence[Record]) -> list[dict[str, Any]]:
                 "predict_seconds_mean": float(np.mean([r.predict_seconds for r in rs])),
                 "threads": _distinct(rs, "threads"),
                 "encoder_start": _distinct(rs, "encoder_start"),
+                "restored": None if all(r.restored is None for r in rs) else sum(r.restored or 0 for r in rs),
             }
         )
     return out
@@ -201,14 +211,16 @@ def markdown_table(summary: Sequence[dict[str, Any]]) -> str:
                     cells.append("")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines.append("| model | N | seeds | Spearman | P@5% | fit s | predict s | CPU threads | encoder start |")
-        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        lines.append("| model | N | seeds | Spearman | P@5% | fit s | predict s | CPU threads | encoder start "
+                     "| restored members |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for s in rows:
-            threads, start = s.get("threads"), s.get("encoder_start")
+            threads, start, restored = s.get("threads"), s.get("encoder_start"), s.get("restored")
             lines.append(
                 f"| {s['model']} | {s['train_size']} | {len(s['seeds'])} | {s['spearman_mean']:.3f} | "
                 f"{s['precision_at_5pct_mean']:.3f} | {s['fit_seconds_mean']:.2f} | {s['predict_seconds_mean']:.2f} | "
-                f"{'-' if threads is None else threads} | {'-' if start is None else start} |"
+                f"{'-' if threads is None else threads} | {'-' if start is None else start} | "
+                f"{'-' if restored is None else restored} |"
             )
         lines.append("")
     return "\n".join(lines)

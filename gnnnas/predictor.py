@@ -372,8 +372,14 @@ class Predictor(BaseEstimator):
             RuntimeWarning: a member ended scoring every training architecture alike (its
                 ranking head's ReLU units all inactive, so no gradient could revive it) and was
                 restored to its lowest-loss epoch; the message says whether that epoch ranks.
-                Not checked with ``validation_fraction > 0``, which keeps the best-validation
-                epoch instead.
+                Or a member learned (its training loss, averaged over windows of
+                ``max(3, epochs // 20)`` epochs, fell at least 20% below that of scoring every
+                architecture alike) and then ended more than halfway back to it
+                (:func:`gave_back_most`): it is restored to the end of its lowest window.
+                Neither is checked with ``validation_fraction > 0``, which keeps the
+                best-validation epoch instead. ``restored_`` lists per member ``None`` or
+                ``{"reason": "collapsed" | "gave_back", "epoch": restored epoch}`` (not kept
+                in checkpoints, like ``history_``).
         """
         parallel = bool(self.data_parallel) and distributed.world()[1] > 1
         with distributed.fail_together(parallel):  # one rank's bad input stops every rank
@@ -454,11 +460,14 @@ class Predictor(BaseEstimator):
         self.proxy_shape_ = (self.proxy_.in_channels, self.proxy_.num_classes) if self.proxy_ is not None else None
         self.models_ = []
         self.history_ = []
+        self.restored_ = []
         for member in range(self.n_members):
             seed = None if self.seed is None else int(self.seed) * 1000 + member
-            model, history = self._fit_member(batch, target, seed, device, hyper_pool, encoder_state, parallel)
+            model, history, restored = self._fit_member(batch, target, seed, device, hyper_pool, encoder_state,
+                                                        parallel)
             self.models_.append(model)
             self.history_.append(history)
+            self.restored_.append(restored)
         self.device_ = device
         self.n_train_ = len(y)
         self.pretrained_encoder_, self.encoder_start_ = encoder, encoder_start
@@ -695,7 +704,7 @@ class Predictor(BaseEstimator):
         step = 0
         history: list[dict[str, float]] = []
         best_tau, best_state, stale = -math.inf, None, 0
-        lowest_loss, lowest_loss_state = math.inf, None  # restored only if the fit collapses
+        lowest_loss, lowest_loss_state, lowest_loss_epoch = math.inf, None, 0  # restored if the fit collapses
         # the epochs' losses in windows of `window`: the fit is restored to its lowest window's end
         # if it ends having given back most of what it learned (single epochs are too noisy to judge)
         window = max(3, epochs // 20)
@@ -740,7 +749,7 @@ class Predictor(BaseEstimator):
             schedule.step()
             record = {"epoch": epoch + 1, "loss": total / len(order)}
             if record["loss"] < lowest_loss:
-                lowest_loss = record["loss"]
+                lowest_loss, lowest_loss_epoch = record["loss"], epoch + 1
                 lowest_loss_state = _snapshot(model)
             epoch_losses.append(record["loss"])
             if len(epoch_losses) >= window and (mean := float(np.mean(epoch_losses[-window:]))) < lowest_window:
@@ -770,10 +779,12 @@ class Predictor(BaseEstimator):
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
+        restored = None
         if best_state is None and lowest_loss_state is not None:
             chance = float(loss_fn(torch.zeros_like(train_y), train_y))  # every architecture scored alike
             if _collapsed(model, train_batch):
                 model.load_state_dict(lowest_loss_state)
+                restored = {"reason": "collapsed", "epoch": lowest_loss_epoch}
                 outcome = ("they score alike too: try a lower lr or another seed" if _collapsed(model, train_batch)
                            else "they rank the training architectures")
                 warnings.warn(f"member with seed {seed} collapsed to one score for every architecture (every unit "
@@ -782,12 +793,13 @@ class Predictor(BaseEstimator):
             elif (len(epoch_losses) >= 2 * window
                   and gave_back_most(final := float(np.mean(epoch_losses[-window:])), lowest_window, chance)):
                 model.load_state_dict(lowest_window_state)
+                restored = {"reason": "gave_back", "epoch": lowest_window_epoch}
                 warnings.warn(f"member with seed {seed} gave back most of what it learned: its training loss, "
                               f"averaged over {window} epochs, fell to {lowest_window:.4f} (epochs "
                               f"{lowest_window_epoch - window + 1}-{lowest_window_epoch}), then ended at {final:.4f} "
                               f"(scoring every architecture alike: {chance:.4f}); restored the weights of epoch "
                               f"{lowest_window_epoch}. A lower lr may avoid it", RuntimeWarning, stacklevel=3)
-        return model.cpu() if device.type != "cpu" else model, history
+        return model.cpu() if device.type != "cpu" else model, history, restored
 
     def _parallel_step(self, stepped, model: RankingModel, train_batch: DenseGraphBatch, idx: torch.Tensor, draw):
         """One data-parallel forward: this rank's shard of the batch's scores and, on a

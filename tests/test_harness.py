@@ -24,6 +24,8 @@ def test_run_summarise_and_write(tmp_path):
     # which start each predictor's encoder took is recorded beside its number; baselines have none
     assert {r.encoder_start for r in records if r.model == "np"} == {"random"}
     assert {r.encoder_start for r in rf} == {None}
+    # and how many of its members were restored to an earlier epoch (none of these healthy fits)
+    assert {r.restored for r in records if r.model == "np"} == {0} and {r.restored for r in rf} == {None}
     summary = harness.summarise(records)
     assert len(summary) == 4
     s = next(x for x in summary if x["model"] == "rf" and x["train_size"] == 30)
@@ -33,11 +35,13 @@ def test_run_summarise_and_write(tmp_path):
     payload = json.loads(json_path.read_text())
     assert len(payload["records"]) == 8 and payload["protocol"]["name"] == "PTOY"
     assert {r["encoder_start"] for r in payload["records"]} == {None, "random"}
-    assert "| np | 30 | 2 |" in md_path.read_text() and "| random |" in md_path.read_text()
+    assert "| np | 30 | 2 |" in md_path.read_text() and "| random | 0 |" in md_path.read_text()
     mixed = [harness.Record(**{**vars(r), "encoder_start": start})
              for r, start in zip([r for r in records if r.model == "np" and r.train_size == 30],
                                  ["random", "shipped:nb201"], strict=True)]
     assert harness.summarise(mixed)[0]["encoder_start"] == "random/shipped:nb201"  # a mixed group shows as such
+    assert harness.summarise([harness.Record(**{**vars(r), "restored": k}) for r, k in zip(mixed, [1, 2])])[0][
+        "restored"] == 3  # restored members add up over seeds
     assert "environment" in payload and payload["environment"]["gnnnas"] == gnnnas.__version__
     table = md_path.read_text()
     assert "| rf |" in table and "PTOY" in table

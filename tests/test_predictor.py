@@ -310,6 +310,7 @@ def test_a_fit_that_gives_back_most_of_what_it_learned_restores_its_lowest_windo
     monkeypatch.setattr(torch.optim, "AdamW", Shaken)
     with pytest.warns(RuntimeWarning, match=r"gave back most of what it learned.*restored the weights of epoch"):
         restored = Predictor(**params).fit(archs, y)
+    assert restored.restored_[0]["reason"] == "gave_back" and 3 <= restored.restored_[0]["epoch"] <= 40
     history = [r["loss"] for r in restored.history_[0]]
     assert np.mean(history[-3:]) > 0.693  # the fit did lose it: it ended above chance
     tau = stats.kendalltau(restored.predict(archs), y).statistic
@@ -338,9 +339,11 @@ def test_a_fit_that_collapses_to_one_score_restores_its_lowest_loss_epoch():
         restored = Predictor(lr=0.3, **params).fit(archs, y)
     scores = restored.predict(archs)
     assert scores.max() - scores.min() > 1e-3
+    assert restored.restored_[0]["reason"] == "collapsed"
     with pytest.warns(RuntimeWarning, match="they score alike too: try a lower lr"):
         Predictor(lr=10.0, **params).fit(archs, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         healthy = Predictor(**params).fit(archs, y)  # the default lr does not collapse: nothing restored
     assert not _collapsed(healthy.models_[0], healthy.featurizer_.transform(archs))
+    assert healthy.restored_ == [None]
