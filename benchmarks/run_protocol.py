@@ -2,6 +2,7 @@
 
     python benchmarks/run_protocol.py --protocol P201 --seeds 5
     python benchmarks/run_protocol.py --protocol P201 --models gnnnas,random-forest --sizes 78,156
+    python benchmarks/run_protocol.py --protocol PDARTS --seed-list 2 --out benchmarks/results/pdarts_s2
 
 Results go to benchmarks/results/<protocol>.json and .md, rewritten after every record. Records
 of an earlier run of the same protocol are kept unless this run measured the same (model, N, seed)
@@ -24,10 +25,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--protocol", required=True)
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..SEEDS-1")
-    parser.add_argument("--seed-list", default=None,
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--seeds", type=int, default=5, help="seeds 0..SEEDS-1")
+    chosen.add_argument("--seed-list", default=None,
                         help="comma-separated seeds instead of --seeds (e.g. 1,2: one process per seed on a "
-                             "multi-core machine, each with its own --out)")
+                             "multi-core machine, each with its own --out: processes sharing one file would "
+                             "overwrite each other's records)")
     parser.add_argument("--models", default=None, help="comma-separated (default: all)")
     parser.add_argument("--sizes", default=None, help="comma-separated train sizes (default: the protocol's)")
     parser.add_argument("--epochs", type=int, default=None)
@@ -43,6 +46,8 @@ def main(argv=None) -> int:
                                     num_threads=args.threads)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
     seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
+    if len(set(seeds)) != len(seeds):
+        parser.error(f"--seed-list repeats a seed: {args.seed_list}")
     stem = Path(args.out) if args.out else RESULTS / protocol.name.lower()
 
     old_path = stem.with_suffix(".json")

@@ -28,7 +28,7 @@ from gnnnas.spaces.base import SearchSpace
 from gnnnas.spaces.registry import get_space
 from gnnnas.threads import available_cpus, cpu_threads  # noqa: F401  (available_cpus: re-exported)
 
-__all__ = ["CheckpointError", "Predictor", "resolve_device"]
+__all__ = ["CheckpointError", "Predictor", "gave_back_most", "resolve_device"]
 
 _LABEL_TRANSFORMS = ("rank", "standard")
 
@@ -376,10 +376,12 @@ class Predictor(BaseEstimator):
                 ``max(3, epochs // 20)`` epochs, fell at least 20% below that of scoring every
                 architecture alike) and then ended more than halfway back to it
                 (:func:`gave_back_most`): it is restored to the end of its lowest window.
-                Neither is checked with ``validation_fraction > 0``, which keeps the
-                best-validation epoch instead. ``restored_`` lists per member ``None`` or
-                ``{"reason": "collapsed" | "gave_back", "epoch": restored epoch}`` (not kept
-                in checkpoints, like ``history_``).
+                The ranking loss alone is judged (not the hypernetwork's terms), against the
+                loss of scoring each batch alike; ``loss="listnet"``, whose lowest loss stays
+                within 20% of that, is in practice not judged. Neither guard runs when the fit
+                kept a best-validation epoch (``validation_fraction > 0``). ``restored_`` lists
+                per member ``None`` or ``{"reason": "collapsed" | "gave_back", "epoch": the
+                restored epoch}`` (not kept in checkpoints, like ``history_``).
         """
         parallel = bool(self.data_parallel) and distributed.world()[1] > 1
         with distributed.fail_together(parallel):  # one rank's bad input stops every rank
@@ -704,17 +706,12 @@ class Predictor(BaseEstimator):
         step = 0
         history: list[dict[str, float]] = []
         best_tau, best_state, stale = -math.inf, None, 0
-        lowest_loss, lowest_loss_state, lowest_loss_epoch = math.inf, None, 0  # restored if the fit collapses
-        # the epochs' losses in windows of `window`: the fit is restored to its lowest window's end
-        # if it ends having given back most of what it learned (single epochs are too noisy to judge)
-        window = max(3, epochs // 20)
-        epoch_losses: list[float] = []
-        lowest_window, lowest_window_state, lowest_window_epoch = math.inf, None, 0
+        watch = _FitWatch(epochs)  # where a failed fit is restored to
         progress = _progress(epochs, self.verbose)
         for epoch in range(epochs):
             model.train()
             order = torch.from_numpy(rng.permutation(len(train_idx))).to(device)
-            total, hyper_total, hyper_steps = 0.0, 0.0, 0
+            total, rank_total, chance_total, hyper_total, hyper_steps = 0.0, 0.0, 0.0, 0.0, 0
             for k in range(0, len(order), bs):
                 idx = order[k : k + bs]
                 if len(idx) < 2:
@@ -726,6 +723,9 @@ class Predictor(BaseEstimator):
                 else:
                     scores = model(train_batch[idx])
                 loss = loss_fn(scores, train_y[idx])
+                with torch.no_grad():  # the ranking loss alone, and that of scoring the batch alike
+                    rank_total += float(loss) * len(idx)
+                    chance_total += float(loss_fn(torch.zeros_like(scores), train_y[idx])) * len(idx)
                 if hyper_step:
                     if parallel:
                         per_arch, drawn_scores = hyper_parts
@@ -748,13 +748,7 @@ class Predictor(BaseEstimator):
                 total += float(loss.detach()) * len(idx)
             schedule.step()
             record = {"epoch": epoch + 1, "loss": total / len(order)}
-            if record["loss"] < lowest_loss:
-                lowest_loss, lowest_loss_epoch = record["loss"], epoch + 1
-                lowest_loss_state = _snapshot(model)
-            epoch_losses.append(record["loss"])
-            if len(epoch_losses) >= window and (mean := float(np.mean(epoch_losses[-window:]))) < lowest_window:
-                lowest_window, lowest_window_epoch = mean, epoch + 1
-                lowest_window_state = _snapshot(model)
+            watch.update(model, epoch + 1, rank_total / len(order), chance_total / len(order))
             if hyper_steps:
                 record["hyper_loss"] = hyper_total / hyper_steps
                 record["task_weights"] = weighting.task_weights().tolist()
@@ -779,26 +773,8 @@ class Predictor(BaseEstimator):
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
-        restored = None
-        if best_state is None and lowest_loss_state is not None:
-            chance = float(loss_fn(torch.zeros_like(train_y), train_y))  # every architecture scored alike
-            if _collapsed(model, train_batch):
-                model.load_state_dict(lowest_loss_state)
-                restored = {"reason": "collapsed", "epoch": lowest_loss_epoch}
-                outcome = ("they score alike too: try a lower lr or another seed" if _collapsed(model, train_batch)
-                           else "they rank the training architectures")
-                warnings.warn(f"member with seed {seed} collapsed to one score for every architecture (every unit "
-                              "of the ranking head inactive, no gradient left); restored the weights of its "
-                              f"lowest-loss epoch (loss {lowest_loss:.4f}): {outcome}", RuntimeWarning, stacklevel=3)
-            elif (len(epoch_losses) >= 2 * window
-                  and gave_back_most(final := float(np.mean(epoch_losses[-window:])), lowest_window, chance)):
-                model.load_state_dict(lowest_window_state)
-                restored = {"reason": "gave_back", "epoch": lowest_window_epoch}
-                warnings.warn(f"member with seed {seed} gave back most of what it learned: its training loss, "
-                              f"averaged over {window} epochs, fell to {lowest_window:.4f} (epochs "
-                              f"{lowest_window_epoch - window + 1}-{lowest_window_epoch}), then ended at {final:.4f} "
-                              f"(scoring every architecture alike: {chance:.4f}); restored the weights of epoch "
-                              f"{lowest_window_epoch}. A lower lr may avoid it", RuntimeWarning, stacklevel=3)
+        # without a best-validation epoch, a fit that failed is judged by its training loss
+        restored = watch.restore_if_failed(model, train_batch, seed, parallel) if best_state is None else None
         return model.cpu() if device.type != "cpu" else model, history, restored
 
     def _parallel_step(self, stepped, model: RankingModel, train_batch: DenseGraphBatch, idx: torch.Tensor, draw):
@@ -973,6 +949,66 @@ def _collapsed(model: RankingModel, batch: DenseGraphBatch) -> bool:
     if not torch.isfinite(scores).all():
         return True
     return float(scores.max() - scores.min()) <= 1e-6 * (1.0 + float(scores.abs().max()))
+
+
+class _FitWatch:
+    """The epochs a failed fit is restored to, from its per-epoch ranking loss (the supervised
+    loss alone, without the hypernetwork's terms) and the loss of scoring every architecture
+    alike (its chance loss, per batch as the loss itself is taken):
+
+    - a fit that collapsed to one score (:func:`_collapsed`) goes back to its lowest-loss epoch;
+    - a fit that gave back most of what it learned (:func:`gave_back_most`) goes back to the end
+      of its lowest window of ``max(3, epochs // 20)`` epochs (single epochs are too noisy to
+      judge: they flagged toy fits that never learned).
+    """
+
+    def __init__(self, epochs: int) -> None:
+        self.window = max(3, epochs // 20)
+        self.losses: list[float] = []
+        self.chances: list[float] = []
+        self.lowest: tuple[float, dict | None, int] = (math.inf, None, 0)  # (loss, weights, epoch)
+        self.lowest_window: tuple[float, dict | None, int] = (math.inf, None, 0)
+
+    def update(self, model: torch.nn.Module, epoch: int, loss: float, chance: float) -> None:
+        """After epoch ``epoch`` (1-based) with mean ranking ``loss`` and ``chance`` loss."""
+        self.losses.append(loss)
+        self.chances.append(chance)
+        if loss < self.lowest[0]:
+            self.lowest = (loss, _snapshot(model), epoch)
+        if len(self.losses) >= self.window:
+            mean = float(np.mean(self.losses[-self.window:]))
+            if mean < self.lowest_window[0]:
+                self.lowest_window = (mean, _snapshot(model), epoch)
+
+    def restore_if_failed(self, model: RankingModel, batch: DenseGraphBatch, seed: int | None,
+                          parallel: bool) -> dict[str, Any] | None:
+        """Restore ``model`` (in eval mode) if its fit collapsed or gave back most of what it
+        learned, with a RuntimeWarning; returns ``{"reason", "epoch"}`` or None. Data-parallel
+        ranks take rank 0's decision (they see the same gathered losses)."""
+        def agreed(flag: bool) -> bool:
+            return distributed.all_ranks_agree(flag) if parallel else flag
+
+        loss, state, epoch = self.lowest
+        if state is not None and agreed(_collapsed(model, batch)):
+            model.load_state_dict(state)
+            outcome = ("they score alike too: try a lower lr or another seed" if _collapsed(model, batch)
+                       else "they rank the training architectures")
+            warnings.warn(f"member with seed {seed} collapsed to one score for every architecture (every unit of "
+                          "the ranking head inactive, no gradient left); restored the weights of its lowest-loss "
+                          f"epoch {epoch} (loss {loss:.4f}): {outcome}", RuntimeWarning, stacklevel=5)
+            return {"reason": "collapsed", "epoch": epoch}
+        if len(self.losses) < 2 * self.window:
+            return None
+        lowest, state, epoch = self.lowest_window
+        final, chance = float(np.mean(self.losses[-self.window:])), float(np.mean(self.chances))
+        if not agreed(gave_back_most(final, lowest, chance)):
+            return None
+        model.load_state_dict(state)
+        warnings.warn(f"member with seed {seed} gave back most of what it learned: its training loss, averaged over "
+                      f"{self.window} epochs, fell to {lowest:.4f} (epochs {epoch - self.window + 1}-{epoch}), then "
+                      f"ended at {final:.4f} (scoring every architecture alike: {chance:.4f}); restored the weights "
+                      f"of epoch {epoch}. A lower lr may avoid it", RuntimeWarning, stacklevel=5)
+        return {"reason": "gave_back", "epoch": epoch}
 
 
 def gave_back_most(final_loss: float, lowest_loss: float, chance_loss: float) -> bool:

@@ -42,6 +42,8 @@ def test_run_summarise_and_write(tmp_path):
     assert harness.summarise(mixed)[0]["encoder_start"] == "random/shipped:nb201"  # a mixed group shows as such
     assert harness.summarise([harness.Record(**{**vars(r), "restored": k}) for r, k in zip(mixed, [1, 2])])[0][
         "restored"] == 3  # restored members add up over seeds
+    old_and_new = [harness.Record(**{**vars(r), "restored": k}) for r, k in zip(mixed, [None, 2])]
+    assert harness.summarise(old_and_new)[0]["restored"] == ">= 2"  # a run that did not record it is not a 0
     assert "environment" in payload and payload["environment"]["gnnnas"] == gnnnas.__version__
     table = md_path.read_text()
     assert "| rf |" in table and "PTOY" in table
