@@ -45,16 +45,23 @@ NB201_PROTOCOLS = ("p201", "p201c100", "p201in16", "pc201")
 ERAS = {
     "before-csr": "measured before the GCN trained through sparse CSR products (gather-scatter training, the same function)",
     "2026-12-03": "measured on 2026-12-03, on the machine and code of that day (the machine changed on 2026-12-04)",
+    "before-guard": ("measured before fits that gave back most of what they learned were restored (2026-12-05); "
+                     "re-measured in the section above"),
 }
 #: the files of the gather-scatter era (commit f2a63bf and earlier; all dated 2026-12-03)
 BEFORE_CSR = {"p201", "p201_probe", "p201_hyper", "pc201", "pc201_costs"}
+#: files with fits that the gave-back guard (commit e1b19c2) restores, re-measured after it
+BEFORE_GUARD = {"pvit"}
 
 
 def era_of(path: Path) -> str:
-    """The era of one run_protocol.py file: by name for the gather-scatter runs, else by the date
-    its environment records (the machine changed on 2026-12-04)."""
+    """The era of one run_protocol.py file: by name for the gather-scatter runs and those re-run
+    after the gave-back guard, else by the date its environment records (the machine changed on
+    2026-12-04)."""
     if path.stem in BEFORE_CSR:
         return "before-csr"
+    if path.stem in BEFORE_GUARD:
+        return "before-guard"
     return "2026-12-03" if json.loads(path.read_text())["environment"]["date"] < "2026-12-04" else "now"
 
 
