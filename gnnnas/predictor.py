@@ -712,7 +712,11 @@ class Predictor(BaseEstimator):
         for epoch in range(epochs):
             model.train()
             order = torch.from_numpy(rng.permutation(len(train_idx))).to(device)
-            total, rank_total, chance_total, hyper_total, hyper_steps = 0.0, 0.0, 0.0, 0.0, 0
+            total, hyper_total, hyper_steps = 0.0, 0.0, 0
+            # the ranking loss alone and that of scoring each batch alike, summed in float64 on the
+            # device and read once per epoch (no extra host sync per step)
+            rank_total = torch.zeros((), dtype=torch.float64, device=device)
+            chance_total = torch.zeros((), dtype=torch.float64, device=device)
             for k in range(0, len(order), bs):
                 idx = order[k : k + bs]
                 if len(idx) < 2:
@@ -724,9 +728,9 @@ class Predictor(BaseEstimator):
                 else:
                     scores = model(train_batch[idx])
                 loss = loss_fn(scores, train_y[idx])
-                with torch.no_grad():  # the ranking loss alone, and that of scoring the batch alike
-                    rank_total += float(loss) * len(idx)
-                    chance_total += float(loss_fn(torch.zeros_like(scores), train_y[idx])) * len(idx)
+                with torch.no_grad():
+                    rank_total += loss.double() * len(idx)
+                    chance_total += loss_fn(torch.zeros_like(scores), train_y[idx]).double() * len(idx)
                 if hyper_step:
                     if parallel:
                         per_arch, drawn_scores = hyper_parts
@@ -749,7 +753,7 @@ class Predictor(BaseEstimator):
                 total += float(loss.detach()) * len(idx)
             schedule.step()
             record = {"epoch": epoch + 1, "loss": total / len(order)}
-            watch.update(model, epoch + 1, rank_total / len(order), chance_total / len(order))
+            watch.update(model, epoch + 1, float(rank_total) / len(order), float(chance_total) / len(order))
             if hyper_steps:
                 record["hyper_loss"] = hyper_total / hyper_steps
                 record["task_weights"] = weighting.task_weights().tolist()
@@ -974,12 +978,14 @@ class _FitWatch:
         """After epoch ``epoch`` (1-based) with mean ranking ``loss`` and ``chance`` loss."""
         self.losses.append(loss)
         self.chances.append(chance)
+        state = None  # one copy of the weights serves both records when both improve
         if loss < self.lowest[0]:
-            self.lowest = (loss, _snapshot(model), epoch)
+            state = _snapshot(model)
+            self.lowest = (loss, state, epoch)
         if len(self.losses) >= self.window:
             mean = float(np.mean(self.losses[-self.window:]))
             if mean < self.lowest_window[0]:
-                self.lowest_window = (mean, _snapshot(model), epoch)
+                self.lowest_window = (mean, state if state is not None else _snapshot(model), epoch)
 
     def restore_if_failed(self, model: RankingModel, batch: DenseGraphBatch, seed: int | None,
                           parallel: bool) -> dict[str, Any] | None:
