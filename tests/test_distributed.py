@@ -22,7 +22,7 @@ from gnnnas import distributed
 pytestmark = pytest.mark.xdist_group("multiprocess")  # one worker runs the multi-process tests
 
 WORKER = textwrap.dedent("""
-    import json, sys
+    import json, sys, warnings
     import numpy as np, torch, gnnnas
     from gnnnas import distributed
 
@@ -31,6 +31,19 @@ WORKER = textwrap.dedent("""
     class SGD(torch.optim.SGD):  # see test_data_parallel_fit_equals_one_process
         def __init__(self, params, lr, weight_decay):
             super().__init__(params, lr=lr, weight_decay=weight_decay)
+
+    ADAMW = torch.optim.AdamW
+
+    class Shrinking(ADAMW):  # shrinks the weights after epoch 40: the fit gives back what it learned
+        def step(self, closure=None):
+            out = super().step(closure)
+            self.steps = getattr(self, "steps", 0) + 1
+            if 120 < self.steps <= 132:  # 3 steps per epoch: epoch 41 to 44
+                with torch.no_grad():
+                    for group in self.param_groups:
+                        for weight in group["params"]:
+                            weight.mul_(0.85)
+            return out
 
     torch.optim.AdamW = SGD
     started = distributed.init_from_env("cpu")
@@ -45,6 +58,7 @@ WORKER = textwrap.dedent("""
     pred.fit(archs, y)
     rank, size = distributed.world()
     states = {"fit": pred.models_[0].state_dict()}
+    restore = None
     if space == "nb201":  # the steps that run several networks: the hypernetwork task, pre-training
         # one drawn arch per step: rank 1's share of it is empty; the ranking head also orders the
         # drawn archs by their proxy loss; two members
@@ -67,6 +81,19 @@ WORKER = textwrap.dedent("""
                                   lr=0.05, seed=3, dropout=0.0, hidden_dim=16, num_layers=2,
                                   data_parallel=True).pretrain_only(unlabelled=archs[:8])
         states["zero_cost"] = probed.pretrained_encoder_.state
+        # a fit that learns, then gives back what it learned: every rank restores the same epoch
+        torch.optim.AdamW = Shrinking
+        toy = [sp.sample(rng) for _ in range(24)]
+        toy_y = np.array([a.ops.count("nor_conv_3x3") for a in toy], float) + rng.normal(size=24) * 0.1
+        gave = gnnnas.Predictor(space=space, epochs=60, lr=0.03, batch_size=8, seed=0, hidden_dim=16, num_layers=2,
+                                pretrained=None, data_parallel=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            gave.fit(toy, toy_y)
+        torch.optim.AdamW = SGD
+        restore = {"restored": gave.restored_, "warned": [str(w.message) for w in caught if "gave back" in str(w.message)],
+                   "state": {k: v.tolist() for k, v in gave.models_[0].state_dict().items()},
+                   "scores": gave.predict(toy).tolist()}
     refused = []
     bad_y = y.copy()
     bad_y[0] = np.nan
@@ -100,7 +127,8 @@ WORKER = textwrap.dedent("""
         torch.distributed.barrier()
     states = {name: {k: v.tolist() for k, v in state.items()} for name, state in states.items()}
     with open(f"{out}.{rank}.json", "w") as handle:
-        json.dump({"size": size, "states": states, "epochs": len(pred.history_[0]), "refused": refused}, handle)
+        json.dump({"size": size, "states": states, "epochs": len(pred.history_[0]), "refused": refused,
+                   "restore": restore}, handle)
     if started:
         torch.distributed.destroy_process_group()
 """)
@@ -162,6 +190,17 @@ def test_data_parallel_fit_equals_one_process(space, tmp_path):
         written = {run: sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file())
                    for run, cache in caches.items()}
         assert written["ddp"] == written["single"] and written["ddp"]
+    if space == "nb201":  # the gave-back guard: one decision, taken on rank 0's losses, on every rank
+        restores = [run["restore"] for run in (single, *ranks)]
+        for run in restores:
+            (member,) = run["restored"]
+            assert member["reason"] == "gave_back" and 3 <= member["epoch"] <= 40
+            assert len(run["warned"]) == 1 and f"restored the weights of epoch {member['epoch']}." in run["warned"][0]
+        # both ranks restore the same epoch and hold the very same weights; the epoch may differ
+        # from the 1-process fit's: AdamW (kept here: SGD never learns enough to be judged) turns
+        # float noise into steps of +-lr, so the two trajectories part after some epochs
+        assert restores[1]["restored"] == restores[2]["restored"]
+        assert restores[1]["state"] == restores[2]["state"] and restores[1]["scores"] == restores[2]["scores"]
     for name, state in single["states"].items():
         for key, value in state.items():
             expected = np.asarray(value)
