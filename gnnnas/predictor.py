@@ -162,8 +162,9 @@ class Predictor(BaseEstimator):
             .883, P201-IN16 .700 / .765 / .824 / .891 vs .644 / .754 / .816 / .885;
             ``benchmarks/results/pretrain.md``); in NB201 CIFAR-100 search it needed more
             queries (docs/search.md). No other space ships one: no pretext measured better
-            than random weights on NB101 or the ViT space, nor ``costs`` on DARTS (PDARTS
-            -.001 / +.003 at 100 / 400 labels). ``None``: always a random
+            than random weights on NB101 or the ViT space, nor on DARTS (PDARTS ``costs``
+            -.001 / +.008 / +.003 at 100 / 200 / 400 labels, ``masked`` 0 of 8 pairs up).
+            ``None``: always a random
             initialisation (the predictor as measured before the switch). ``"default"``: the
             shipped encoder, and a ``ValueError`` where there is none or it does not fit. A file
             path (:meth:`save_encoder`, ``gnnnas pretrain``): that encoder; its space and
