@@ -184,6 +184,49 @@ def _synflow(net, sub: DenseGraphBatch, tables: dict[str, torch.Tensor], unpack,
 
 #: Bump when the scores' definition changes: cached files of another version are not read.
 PROBE_VERSION = 4
+#: Seconds :func:`cached_probe_scores` waits for another process's rewrite of its cache file.
+CACHE_LOCK_TIMEOUT = 300.0
+
+
+def _read_probe_cache(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The rows of a probe cache file by identity; {} where it is absent, or unreadable (warned)."""
+    import zipfile
+
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            table = np.stack([stored[n] for n in names], 1)
+            return dict(zip(stored["identity"].tolist(), table, strict=True))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        warnings.warn(f"probe cache {str(path)!r} is unreadable ({error}); recomputing it", stacklevel=3)
+        return {}
+
+
+def _merge_into_probe_cache(path: Path, names: tuple[str, ...], rows: dict[str, np.ndarray]) -> None:
+    """Add ``rows`` to the cache file under its lock, keeping what other processes wrote meanwhile."""
+    from filelock import FileLock, Timeout
+
+    from gnnnas.files import atomic_write
+
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
+            raise OSError(f"{lock_path} is a symbolic link or not a regular file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_path), timeout=CACHE_LOCK_TIMEOUT):
+            known = _read_probe_cache(path, names)  # rows other processes wrote since this call read it
+            known.update(rows)
+            identities = list(known)
+            table = np.stack([known[k] for k in identities])
+            with atomic_write(path) as handle:
+                np.savez(handle, identity=np.array(identities), **{n: table[:, c] for c, n in enumerate(names)})
+    except Timeout:
+        warnings.warn(f"probe cache {str(path)!r}: its lock stayed busy for {CACHE_LOCK_TIMEOUT:.0f} s; "
+                      f"{len(rows)} computed rows were not cached", stacklevel=3)
+    except OSError as error:
+        warnings.warn(f"probe cache {str(path)!r} cannot be written ({error}); {len(rows)} computed rows "
+                      "were not cached", stacklevel=3)
 
 
 def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images: int = 64, seed: int = 0,
@@ -197,8 +240,11 @@ def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images:
     ``cache_dir/probes/`` (default: :func:`gnnnas.data.paths.resolve_cache_dir`:
     ``$GNNNAS_CACHE``, else the data directory, else ``~/.cache/gnnnas``), rows keyed by
     :meth:`~gnnnas.SearchSpace.identity`; architectures not in it are computed and the file is
-    rewritten atomically (an unreadable file is recomputed, with a warning; two processes
-    filling one file at once may each drop the other's new rows, never corrupt it).
+    rewritten atomically (an unreadable file is recomputed, with a warning). Processes that fill
+    one file at once (benchmark seeds side by side share it) keep each other's rows: the rewrite
+    holds a lock file beside it (``<file>.lock``, via ``filelock``) and merges in the rows written
+    since this call read the file. If the lock is not free within :data:`CACHE_LOCK_TIMEOUT`
+    seconds, or the folder cannot be written, the scores are returned uncached, with a warning.
     ``progress``: :mod:`gnnnas.progress` mode for the architectures computed.
 
     Raises:
@@ -206,11 +252,8 @@ def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images:
             ``[2, number of training images]``.
     """
     import hashlib
-    import warnings
-    import zipfile
 
     from gnnnas.data.paths import resolve_cache_dir
-    from gnnnas.files import atomic_write
     from gnnnas.nn.executors import get_executor
     from gnnnas.nn.featurize import GraphFeaturizer
     from gnnnas.progress import Progress
@@ -235,26 +278,15 @@ def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images:
     names = FLOW_NAMES + ZERO_COST_NAMES
     folder = (Path(cache_dir) if cache_dir is not None else resolve_cache_dir()) / "probes"
     path = folder / f"{space.name}-w{width}-s{seed}-{digest}-v{PROBE_VERSION}.npz"
-    known: dict[str, np.ndarray] = {}
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                table = np.stack([stored[n] for n in names], 1)
-                known = dict(zip(stored["identity"].tolist(), table, strict=True))
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-            warnings.warn(f"probe cache {str(path)!r} is unreadable ({error}); recomputing it", stacklevel=2)
-            known = {}
+    known = _read_probe_cache(path, names)
     keys = [space.identity(a) for a in archs]
     missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
     if missing:
         with Progress(len(missing), "probe", mode=progress, unit="arch", line_every=0.1) as report:
             scores = probe_scores(executor, canonical.transform([archs[i] for i in missing]), probe_x, probe_y,
                                   seed=seed, on_chunk=None if report.quiet else report.advance)
-        for j, i in enumerate(missing):
-            known[keys[i]] = np.array([scores[n][j] for n in names])
-        identities = list(known)
-        table = np.stack([known[k] for k in identities])
-        with atomic_write(path) as handle:
-            np.savez(handle, identity=np.array(identities), **{n: table[:, c] for c, n in enumerate(names)})
+        computed = {keys[i]: np.array([scores[n][j] for n in names]) for j, i in enumerate(missing)}
+        known.update(computed)
+        _merge_into_probe_cache(path, names, computed)
     table = np.stack([known[k] for k in keys])
     return {n: table[:, c] for c, n in enumerate(names)}

@@ -67,8 +67,9 @@ def test_cache_computes_each_architecture_once(tmp_path, monkeypatch):
     for name in first:
         assert np.array_equal(first[name], again[name])
         np.testing.assert_allclose(more[name][:6], first[name], rtol=1e-6)
-    files = list((tmp_path / "probes").iterdir())
-    assert len(files) == 1 and files[0].name.startswith("nb201-w4-s0-") and files[0].suffix == ".npz"  # no temporary
+    files = sorted((tmp_path / "probes").iterdir())  # the cache and its lock file, no temporary
+    assert [f.name.startswith("nb201-w4-s0-") for f in files] == [True, True]
+    assert files[0].suffix == ".npz" and files[1].name == files[0].name + ".lock"
     with pytest.raises(ValueError, match="zero_cost and flow probes run each architecture.s network"):
         graph = gnnnas.get_space("nasbench_graph")
         cached_probe_scores(graph, [graph.sample(0)], GraphFeaturizer(graph.vocab), proxy, cache_dir=tmp_path)
@@ -128,8 +129,8 @@ def test_cache_is_reproducible_and_keyed_by_what_shapes_the_scores(tmp_path, mon
     assert not (tmp_path / "env").exists()
     other = gnnnas.data.proxy.load_proxy((np.random.default_rng(0).random((40, 1, 8, 8)), np.arange(40) % 10))
     cached_probe_scores(space, archs, featurizer, other, width=4, images=16, cache_dir=tmp_path / "a")
-    assert len(list((tmp_path / "a" / "probes").iterdir())) == 2
-    (path,) = (tmp_path / "b" / "probes").iterdir()
+    assert len(list((tmp_path / "a" / "probes").glob("*.npz"))) == 2
+    (path,) = (tmp_path / "b" / "probes").glob("*.npz")
     path.write_bytes(b"not a zip file")
     with pytest.warns(UserWarning, match="unreadable"):
         c = cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path / "b")
@@ -184,3 +185,52 @@ def test_an_executor_without_arch_input_is_named(monkeypatch):
     _, _, executor, archs, featurizer, x, y = setup(n=2, images=4)
     with pytest.raises(ValueError, match="must mark the input of the architectures' own part once"):
         probe_scores(executor, featurizer.transform(archs), x, y)
+
+
+@pytest.mark.parametrize("first, second", [(range(4), range(4, 8)), (range(5), range(3, 8)), (range(8), range(2, 5))])
+def test_writers_of_one_cache_file_keep_each_others_rows(tmp_path, monkeypatch, first, second):
+    """Property: whatever two writers of one cache file computed is in it afterwards, whichever
+    finishes first (benchmark seeds side by side share the file). Here the second writer runs
+    and writes while the first is computing, as another process would."""
+    space, proxy, _, archs, featurizer, _, _ = setup(n=8)
+    real = probe.probe_scores
+    calls = []
+
+    def probe_scores(executor, batch, *args, **kwargs):
+        calls.append(len(batch))
+        if len(calls) == 1:  # the first writer, mid-computation: the other one runs to its end
+            cached_probe_scores(space, [archs[i] for i in second], featurizer, proxy, width=4, images=16,
+                                cache_dir=tmp_path)
+        return real(executor, batch, *args, **kwargs)
+
+    monkeypatch.setattr(probe, "probe_scores", probe_scores)
+    cached_probe_scores(space, [archs[i] for i in first], featurizer, proxy, width=4, images=16, cache_dir=tmp_path)
+    assert calls == [len(first), len(second)]
+    cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path)
+    assert calls == [len(first), len(second)]  # together they covered all 8: nothing computed again
+    (path,) = [p for p in (tmp_path / "probes").iterdir() if p.suffix == ".npz"]
+    with np.load(path) as stored:
+        assert len(stored["identity"]) == len({space.identity(a) for a in archs})
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_scores(tmp_path, monkeypatch):
+    """A busy lock or an unwritable folder costs the cache, never the computed scores."""
+    from filelock import FileLock
+
+    space, proxy, _, archs, featurizer, _, _ = setup(n=3)
+    reference = cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "probes").write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="cannot be written.*3 computed rows were not cached"):
+        unwritable = cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path / "b")
+    monkeypatch.setattr(probe, "CACHE_LOCK_TIMEOUT", 0.05)
+    (path,) = (tmp_path / "a" / "probes").glob("*.npz")
+    fresh = tmp_path / "c" / "probes"
+    fresh.mkdir(parents=True)
+    # another process is rewriting the file
+    with FileLock(str(fresh / (path.name + ".lock"))), pytest.warns(UserWarning, match="lock stayed busy"):
+        busy = cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path / "c")
+    assert not list(fresh.glob("*.npz"))
+    for name in reference:
+        np.testing.assert_allclose(unwritable[name], reference[name], rtol=1e-6)
+        np.testing.assert_allclose(busy[name], reference[name], rtol=1e-6)
