@@ -40,6 +40,8 @@ def test_scores_do_not_depend_on_the_company(space_name):
     if space_name == "nb201":
         other_seed = probe_scores(executor, featurizer.transform(archs), x, y, seed=4)
         assert not np.allclose(other_seed["grad_norm"], together["grad_norm"])
+        with pytest.raises(ValueError, match="archs_per_chunk must be >= 1, got 0"):
+            probe_scores(executor, featurizer.transform(archs), x, y, archs_per_chunk=0)
 
 
 def test_equal_computations_score_equal():
