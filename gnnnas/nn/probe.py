@@ -46,9 +46,11 @@ __all__ = ["FLOW_NAMES", "ZERO_COST_NAMES", "probe_scores"]
 FLOW_NAMES = ("output_log_std", "output_similarity")
 ZERO_COST_NAMES = ("grad_norm", "snip", "synflow", "jacov")
 JACOV_K = 1e-5
-#: Architectures probed together. Small chunks are both leaner and faster on CPU: at 8 the peak
-#: memory stays near 1 GB in every built-in space, where 128 took 6.7 GB on ViT and 13.6 GB on
-#: DARTS and ran 3x slower there (benchmarks/results/probe_chunk.md).
+#: Architectures probed together. Small chunks are leaner and no slower on CPU: at 8 a process
+#: peaks under 1 GB in every built-in space, at 128 at 7.0 GB on ViT and 12.4 GB on DARTS
+#: (benchmarks/results/probe_chunk.md, 256 archs in a fresh process, where 128 also ran 4x
+#: slower there); over a long run 8 probes ViT 1.7x and NB201 3.7x faster than 128 did and
+#: DARTS as fast (probe_cost.md against probe_cost_chunk128.md).
 ARCHS_PER_CHUNK = 8
 
 
@@ -117,7 +119,9 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
                              f"part once per forward pass with gnnnas.nn.executors.arch_input (the zero-cost "
                              f"probes take input Jacobians there); it marked {len(inputs)}")
         (leaf, arch_dim), = inputs
-        (jacobian,) = torch.autograd.grad(logits.sum(), leaf, retain_graph=True)
+        (jacobian,) = torch.autograd.grad(logits.sum(), leaf, retain_graph=True, allow_unused=True)
+        if jacobian is None:  # no architecture of the chunk reads its input (NB201: a none on every path)
+            jacobian = torch.zeros_like(leaf)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.repeat(b), reduction="none")
         ce.view(b, -1).mean(1).sum().backward()  # archs are independent: one backward for all
         grad_sq, snip = _gradient_sums(weights)

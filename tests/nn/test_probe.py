@@ -57,6 +57,26 @@ def test_equal_computations_score_equal():
     assert scores["grad_norm"][2] != pytest.approx(scores["grad_norm"][0])  # more convolutions, more gradient
 
 
+@pytest.mark.parametrize("cut", ["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                                 "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|none~2|",
+                                 "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|none~2|"])
+def test_an_architecture_that_ignores_its_input_scores_alone_as_in_company(cut):
+    """Property (the company rule, for outputs that do not read the input): a cell with a none on
+    every path to its output scores the same alone, in a chunk of its kind and beside cells that
+    read their input (a chunk of such cells alone once raised in the input Jacobian)."""
+    space = gnnnas.get_space("nb201")
+    _, _, executor, archs, _, x, y = setup(n=2)
+    cell = space.parse(cut)
+    featurizer = GraphFeaturizer(space.vocab).fit([cell, *archs])
+    alone = probe_scores(executor, featurizer.transform([cell]), x, y)
+    twins = probe_scores(executor, featurizer.transform([cell, cell]), x, y)
+    company = probe_scores(executor, featurizer.transform([archs[0], cell, archs[1]]), x, y)
+    for name in alone:
+        assert np.isfinite(alone[name]).all(), name
+        assert twins[name] == pytest.approx([alone[name][0]] * 2, rel=1e-5, abs=1e-8), name
+        assert company[name][1] == pytest.approx(alone[name][0], rel=1e-5, abs=1e-8), name
+
+
 def test_cache_computes_each_architecture_once(tmp_path, monkeypatch):
     space, proxy, _, archs, featurizer, _, _ = setup(n=10)
     calls = []
