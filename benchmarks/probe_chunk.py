@@ -100,8 +100,8 @@ def main(argv=None) -> int:
               "on 64 digits images, seed 0, 1 torch thread, one child process per (space, chunk), measured once; "
               "peak = the child's peak resident memory, added = peak minus the resident memory before probing; "
               f"max rel diff = largest relative difference of any score from chunk {chunks[0]}'s. "
-              f"Environment: {environment()}."), "",
-             "| space | archs per chunk | CPU ms / arch | peak MB | added MB | max rel diff | load before |",
+              f"Environment: {({**environment(), 'torch_threads': 1})}."), "",
+             "| space | archs per chunk | CPU ms / arch | peak MiB | added MiB | max rel diff | load before |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['space']} | {r['chunk']} | {r['cpu_ms_per_arch']:.0f} | {r['peak_rss_mb']:.0f} | "
               f"{r['peak_rss_mb'] - r['rss_before_mb']:.0f} | {r['max_rel_diff']:.1e} | {r['load_before']:.1f} |"
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
             ax.plot([r["peak_rss_mb"] / 1024 for r in mine], [r["cpu_ms_per_arch"] for r in mine], "o-", label=space)
             for r in mine:
                 ax.annotate(str(r["chunk"]), (r["peak_rss_mb"] / 1024, r["cpu_ms_per_arch"]), fontsize=7)
-        ax.set_xlabel("peak resident memory, GB")
+        ax.set_xlabel("peak resident memory, GiB")
         ax.set_ylabel("CPU ms per architecture")
         ax.legend(fontsize=7)
 

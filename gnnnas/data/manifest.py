@@ -158,7 +158,7 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
     refuse_unsafe_lock(lock_path)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path), timeout=timeout, mode=0o666 & ~_umask())
+        lock = FileLock(str(lock_path), timeout=timeout, mode=0o666 & ~umask())
         lock.acquire()
     except Timeout:
         raise DataDirectoryError(f"{lock_path}: another conversion held the lock for {timeout:.0f} s") from None
@@ -171,7 +171,7 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
         lock.release()
 
 
-def _umask() -> int:
+def umask() -> int:
     """The process umask, read without changing it where Linux allows."""
     with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/self/status").read_text().splitlines():

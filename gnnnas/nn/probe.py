@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 import warnings
 from pathlib import Path
 
@@ -46,8 +47,8 @@ __all__ = ["FLOW_NAMES", "ZERO_COST_NAMES", "probe_scores"]
 FLOW_NAMES = ("output_log_std", "output_similarity")
 ZERO_COST_NAMES = ("grad_norm", "snip", "synflow", "jacov")
 JACOV_K = 1e-5
-#: Architectures probed together. Small chunks are leaner and no slower on CPU: at 8 a process
-#: peaks under 1 GB in every built-in space, at 128 at 7.0 GB on ViT and 12.4 GB on DARTS
+#: Architectures probed together. Small chunks are leaner and no slower on CPU: at 8 probing 256
+#: archs peaks under 1 GiB in every built-in space, at 128 at 6.9 GiB on ViT and 12.1 GiB on DARTS
 #: (benchmarks/results/probe_chunk.md, 256 archs in a fresh process, where 128 also ran 4x
 #: slower there); over a long run 8 probes ViT 1.7x and NB201 3.7x faster than 128 did and
 #: DARTS as fast (probe_cost.md against probe_cost_chunk128.md).
@@ -85,7 +86,7 @@ def probe_scores(executor, batch: DenseGraphBatch, images: torch.Tensor, labels:
     """
     if len(images) < 2:
         raise ValueError(f"the probe batch needs at least 2 images, got {len(images)}")
-    archs_per_chunk = ARCHS_PER_CHUNK if archs_per_chunk is None else int(archs_per_chunk)
+    archs_per_chunk = ARCHS_PER_CHUNK if archs_per_chunk is None else operator.index(archs_per_chunk)
     if archs_per_chunk < 1:
         raise ValueError(f"archs_per_chunk must be >= 1, got {archs_per_chunk}")
     specs = {label: tuple(s) for label, s in executor.weight_specs().items() if s}
@@ -200,7 +201,7 @@ PROBE_VERSION = 4
 CACHE_LOCK_TIMEOUT = 300.0
 
 
-def _read_probe_cache(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _read_probe_cache(path: Path, names: tuple[str, ...], warn: bool = True) -> dict[str, np.ndarray]:
     """The rows of a probe cache file by identity; {} where it is absent, or unreadable (warned)."""
     import zipfile
 
@@ -211,7 +212,8 @@ def _read_probe_cache(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarra
             table = np.stack([stored[n] for n in names], 1)
             return dict(zip(stored["identity"].tolist(), table, strict=True))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        warnings.warn(f"probe cache {str(path)!r} is unreadable ({error}); recomputing it", stacklevel=3)
+        if warn:
+            warnings.warn(f"probe cache {str(path)!r} is unreadable ({error}); recomputing it", stacklevel=3)
         return {}
 
 
@@ -219,6 +221,7 @@ def _merge_into_probe_cache(path: Path, names: tuple[str, ...], rows: dict[str, 
     """Add ``rows`` to the cache file under its lock, keeping what other processes wrote meanwhile."""
     from filelock import FileLock, Timeout
 
+    from gnnnas.data.manifest import umask
     from gnnnas.files import atomic_write
 
     lock_path = path.with_name(path.name + ".lock")
@@ -226,8 +229,10 @@ def _merge_into_probe_cache(path: Path, names: tuple[str, ...], rows: dict[str, 
         if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
             raise OSError(f"{lock_path} is a symbolic link or not a regular file")
         path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(lock_path), timeout=CACHE_LOCK_TIMEOUT):
-            known = _read_probe_cache(path, names)  # rows other processes wrote since this call read it
+        # 0666 less the umask, as every file gnnnas writes: a shared cache stays writable for its group
+        with FileLock(str(lock_path), timeout=CACHE_LOCK_TIMEOUT, mode=0o666 & ~umask()):
+            # rows other processes wrote since this call read it (an unreadable file was warned of then)
+            known = _read_probe_cache(path, names, warn=False)
             known.update(rows)
             identities = list(known)
             table = np.stack([known[k] for k in identities])
@@ -236,9 +241,9 @@ def _merge_into_probe_cache(path: Path, names: tuple[str, ...], rows: dict[str, 
     except Timeout:
         warnings.warn(f"probe cache {str(path)!r}: its lock stayed busy for {CACHE_LOCK_TIMEOUT:.0f} s; "
                       f"{len(rows)} computed rows were not cached", stacklevel=3)
-    except OSError as error:
-        warnings.warn(f"probe cache {str(path)!r} cannot be written ({error}); {len(rows)} computed rows "
-                      "were not cached", stacklevel=3)
+    except (OSError, NotImplementedError) as error:  # NotImplementedError: no flock (some NFS / FUSE mounts)
+        warnings.warn(f"probe cache {str(path)!r} cannot be written ({error or type(error).__name__}); "
+                      f"{len(rows)} computed rows were not cached", stacklevel=3)
 
 
 def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images: int = 64, seed: int = 0,
@@ -254,7 +259,7 @@ def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images:
     :meth:`~gnnnas.SearchSpace.identity`; architectures not in it are computed and the file is
     rewritten atomically (an unreadable file is recomputed, with a warning). Processes that fill
     one file at once (benchmark seeds side by side share it) keep each other's rows: the rewrite
-    holds a lock file beside it (``<file>.lock``, via ``filelock``) and merges in the rows written
+    holds a lock file beside it (``<file>.lock``, via ``filelock``, mode 0666 less the umask) and merges in the rows written
     since this call read the file. If the lock is not free within :data:`CACHE_LOCK_TIMEOUT`
     seconds, or the folder cannot be written, the scores are returned uncached, with a warning.
     ``progress``: :mod:`gnnnas.progress` mode for the architectures computed.

@@ -42,6 +42,8 @@ def test_scores_do_not_depend_on_the_company(space_name):
         assert not np.allclose(other_seed["grad_norm"], together["grad_norm"])
         with pytest.raises(ValueError, match="archs_per_chunk must be >= 1, got 0"):
             probe_scores(executor, featurizer.transform(archs), x, y, archs_per_chunk=0)
+        with pytest.raises(TypeError):
+            probe_scores(executor, featurizer.transform(archs), x, y, archs_per_chunk=2.5)
 
 
 def test_equal_computations_score_equal():
@@ -256,3 +258,21 @@ def test_a_cache_that_cannot_be_written_still_gives_the_scores(tmp_path, monkeyp
     for name in reference:
         np.testing.assert_allclose(unwritable[name], reference[name], rtol=1e-6)
         np.testing.assert_allclose(busy[name], reference[name], rtol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "umask") or __import__("sys").platform == "win32",
+                    reason="POSIX permissions")
+def test_the_cache_and_its_lock_are_group_writable_under_a_group_umask(tmp_path):
+    """As every file gnnnas writes: 0666 less the umask, so that a cache folder shared by a
+    group stays writable for all of it (filelock's own default, 0644, shut the others out)."""
+    import os
+    import stat
+
+    space, proxy, _, archs, featurizer, _, _ = setup(n=2)
+    old = os.umask(0o002)
+    try:
+        cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path)
+    finally:
+        os.umask(old)
+    modes = {p.suffix: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "probes").iterdir()}
+    assert modes == {".npz": 0o664, ".lock": 0o664}
