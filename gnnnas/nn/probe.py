@@ -221,13 +221,12 @@ def _merge_into_probe_cache(path: Path, names: tuple[str, ...], rows: dict[str, 
     """Add ``rows`` to the cache file under its lock, keeping what other processes wrote meanwhile."""
     from filelock import FileLock, Timeout
 
-    from gnnnas.data.manifest import umask
+    from gnnnas.data.manifest import refuse_unsafe_lock, umask
     from gnnnas.files import atomic_write
 
     lock_path = path.with_name(path.name + ".lock")
     try:
-        if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
-            raise OSError(f"{lock_path} is a symbolic link or not a regular file")
+        refuse_unsafe_lock(lock_path)  # a DataDirectoryError, an OSError: warned below
         path.parent.mkdir(parents=True, exist_ok=True)
         # 0666 less the umask, as every file gnnnas writes: a shared cache stays writable for its group
         with FileLock(str(lock_path), timeout=CACHE_LOCK_TIMEOUT, mode=0o666 & ~umask()):
