@@ -11,7 +11,10 @@ through :func:`atomic_write` (the CLI's CSV outputs use a plain ``open``):
 - on any error the temporary file is removed and the target is untouched.
 
 Temporary files that a killed writer left behind (its process no longer exists) are removed by
-the next write of the same target. This module knows paths and bytes only.
+the next write of the same target. The lock files that serialise writers between processes
+(the data manifest, downloads, the probe cache) come from :func:`file_lock`, which gives them the
+same permissions and refuses a lock path an attacker could have planted. This module knows paths
+and bytes only.
 """
 
 from __future__ import annotations
@@ -23,8 +26,13 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["atomic_write", "fsync_directory", "is_inside", "remove_stale_temporaries", "temporary_path"]
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+__all__ = ["UnsafeLockPathError", "atomic_write", "current_umask", "file_lock", "fsync_directory", "is_inside",
+           "remove_stale_temporaries", "temporary_path"]
 
 
 def temporary_path(path: str | os.PathLike, kind: str = "tmp") -> Path:
@@ -119,3 +127,38 @@ def is_inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
     except (OSError, RuntimeError):  # a symbolic-link loop: not a place to write
         return False
     return resolved == base or base in resolved.parents
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``).
+
+    Elsewhere it is set and restored at once, which another thread could observe for that instant.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+class UnsafeLockPathError(OSError):
+    """A lock path is a symbolic link or not a regular file; nothing was locked or changed."""
+
+
+def file_lock(lock_path: str | os.PathLike, timeout: float) -> FileLock:
+    """A ``filelock.FileLock`` on ``lock_path`` (not yet acquired), waiting up to ``timeout`` seconds.
+
+    The lock file is created with mode ``0o666`` less the umask, like every file gnnnas writes, so
+    that a folder shared by a group stays lockable for all of it (filelock's default is ``0o644``).
+    Raises :class:`UnsafeLockPathError` when the path is a symbolic link or exists and is not a
+    regular file: filelock opens, truncates and chmods whatever the path points to.
+    """
+    from filelock import FileLock
+
+    lock_path = Path(lock_path)
+    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
+        raise UnsafeLockPathError(f"{lock_path}: the lock file is a symbolic link or not a regular file; "
+                                  "remove it (nothing was changed)")
+    return FileLock(str(lock_path), timeout=timeout, mode=0o666 & ~current_umask())

@@ -40,9 +40,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from gnnnas.data.manifest import DataDirectoryError, describe_os_error, refuse_unsafe_lock
+from gnnnas.data.manifest import DataDirectoryError, describe_os_error
 from gnnnas.data.paths import resolve_data_dir
-from gnnnas.files import atomic_write, fsync_directory, is_inside, remove_stale_temporaries, temporary_path
+from gnnnas.files import (
+    UnsafeLockPathError,
+    atomic_write,
+    file_lock,
+    fsync_directory,
+    is_inside,
+    remove_stale_temporaries,
+    temporary_path,
+)
 from gnnnas.progress import Progress, ProgressMode
 
 __all__ = [
@@ -509,14 +517,16 @@ def _remote(name: str) -> Remote:
 @contextlib.contextmanager
 def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     """One download of a file at a time per data directory (a second one fails at once)."""
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
     lock_path = folder / f".{filename}.lock"
-    refuse_unsafe_lock(lock_path)
+    try:
+        lock = file_lock(lock_path, timeout=0)
+    except UnsafeLockPathError as err:
+        raise DataDirectoryError(str(err)) from None
     created = [d for d in reversed((folder, *folder.parents)) if not d.exists()]  # outermost first
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path), timeout=0)
         lock.acquire()
     except Timeout:
         raise DataDirectoryError(f"{lock_path}: another download of {filename} is running") from None

@@ -36,7 +36,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gnnnas.files import atomic_write, fsync_directory, is_inside, remove_stale_temporaries, temporary_path
+from gnnnas.files import (
+    UnsafeLockPathError,
+    atomic_write,
+    file_lock,
+    fsync_directory,
+    is_inside,
+    remove_stale_temporaries,
+    temporary_path,
+)
 
 __all__ = [
     "LOCK_NAME",
@@ -45,7 +53,6 @@ __all__ = [
     "describe_os_error",
     "file_sha256",
     "manifest_lock",
-    "refuse_unsafe_lock",
     "read_manifest",
     "replace_table",
     "verify_manifest",
@@ -135,14 +142,6 @@ class _LockUnavailable(DataDirectoryError):
     """The lock file cannot be created or opened (e.g. a read-only data directory)."""
 
 
-def refuse_unsafe_lock(lock_path: Path) -> None:
-    """``DataDirectoryError`` for a lock path that is a symbolic link or not a regular file:
-    filelock truncates and chmods what the path points to, so a planted link must not be followed."""
-    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
-        raise DataDirectoryError(f"{lock_path}: the lock file is a symbolic link or not a regular file; "
-                                 "remove it (nothing was changed)")
-
-
 @contextlib.contextmanager
 def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> Iterator[None]:
     """Hold the data directory's lock (between processes and threads) for the block.
@@ -150,15 +149,17 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
     Waits up to ``timeout`` seconds (default :data:`LOCK_TIMEOUT`), then raises
     :class:`DataDirectoryError`.
     """
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
     timeout = LOCK_TIMEOUT if timeout is None else timeout
     data_dir = Path(data_dir)
     lock_path = data_dir / LOCK_NAME
-    refuse_unsafe_lock(lock_path)
+    try:
+        lock = file_lock(lock_path, timeout)
+    except UnsafeLockPathError as err:
+        raise DataDirectoryError(str(err)) from None
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path), timeout=timeout, mode=0o666 & ~umask())
         lock.acquire()
     except Timeout:
         raise DataDirectoryError(f"{lock_path}: another conversion held the lock for {timeout:.0f} s") from None
@@ -169,17 +170,6 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
         yield
     finally:
         lock.release()
-
-
-def umask() -> int:
-    """The process umask, read without changing it where Linux allows."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    current = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
-    os.umask(current)
-    return current
 
 
 def _settle(data_dir: Path, manifest: dict[str, Any]) -> bool:

@@ -219,17 +219,15 @@ def _read_probe_cache(path: Path, names: tuple[str, ...], warn: bool = True) -> 
 
 def _merge_into_probe_cache(path: Path, names: tuple[str, ...], rows: dict[str, np.ndarray]) -> None:
     """Add ``rows`` to the cache file under its lock, keeping what other processes wrote meanwhile."""
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
-    from gnnnas.data.manifest import refuse_unsafe_lock, umask
-    from gnnnas.files import atomic_write
+    from gnnnas.files import atomic_write, file_lock
 
     lock_path = path.with_name(path.name + ".lock")
     try:
-        refuse_unsafe_lock(lock_path)  # a DataDirectoryError, an OSError: warned below
+        lock = file_lock(lock_path, CACHE_LOCK_TIMEOUT)  # an unsafe lock path is an OSError: warned below
         path.parent.mkdir(parents=True, exist_ok=True)
-        # 0666 less the umask, as every file gnnnas writes: a shared cache stays writable for its group
-        with FileLock(str(lock_path), timeout=CACHE_LOCK_TIMEOUT, mode=0o666 & ~umask()):
+        with lock:
             # rows other processes wrote since this call read it (an unreadable file was warned of then)
             known = _read_probe_cache(path, names, warn=False)
             known.update(rows)

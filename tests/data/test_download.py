@@ -278,6 +278,39 @@ def test_connection_refused(monkeypatch, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []  # no lock file, no download folder, no data directory left behind
 
 
+@pytest.mark.skipif(__import__("os").name != "posix", reason="POSIX permissions")
+def test_a_kept_download_and_its_lock_get_the_usual_umask_mode(server, monkeypatch, tmp_path, nb101_bytes):
+    """As every file gnnnas writes (0666 less the umask): a data directory shared by a group stays
+    usable by all of it, its lock files included (filelock alone would make them 0644)."""
+    import os
+
+    _serve(server, monkeypatch, "nb101_only108", nb101_bytes)
+    previous = os.umask(0o002)
+    try:
+        assert main(["data", "download", "nb101_only108", "--data-dir", str(tmp_path), "--no-convert"]) == 0
+    finally:
+        os.umask(previous)
+    folder = tmp_path / D.DOWNLOADS
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert modes == {"nasbench_only108.tfrecord": 0o664, ".nasbench_only108.tfrecord.lock": 0o664}
+
+
+def test_a_planted_download_lock_symlink_is_refused_and_its_target_untouched(server, monkeypatch, tmp_path,
+                                                                           nb101_bytes, capsys):
+    _serve(server, monkeypatch, "nb101_only108", nb101_bytes)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    victim.chmod(0o600)
+    folder = tmp_path / "data" / D.DOWNLOADS
+    folder.mkdir(parents=True)
+    (folder / ".nasbench_only108.tfrecord.lock").symlink_to(victim)
+    assert main(["data", "download", "nb101_only108", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "symbolic link" in err
+    assert victim.read_text() == "precious" and victim.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == [".nasbench_only108.tfrecord.lock"] and not server.requests
+
+
 def test_bad_arguments(tmp_path, capsys):
     assert main(["data", "download", "nb999", "--data-dir", str(tmp_path)]) == 2
     assert "unknown download 'nb999'" in capsys.readouterr().err
