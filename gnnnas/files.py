@@ -13,8 +13,8 @@ through :func:`atomic_write` (the CLI's CSV outputs use a plain ``open``):
 Temporary files that a killed writer left behind (its process no longer exists) are removed by
 the next write of the same target. The lock files that serialise writers between processes
 (the data manifest, downloads, the probe cache) come from :func:`file_lock`, which gives them the
-same permissions and refuses a lock path an attacker could have planted. This module knows paths
-and bytes only.
+same permissions and refuses a lock path found planted (a symbolic link, a directory). This module
+knows paths and bytes only.
 """
 
 from __future__ import annotations
@@ -153,7 +153,14 @@ def file_lock(lock_path: str | os.PathLike, timeout: float) -> FileLock:
     The lock file is created with mode ``0o666`` less the umask, like every file gnnnas writes, so
     that a folder shared by a group stays lockable for all of it (filelock's default is ``0o644``).
     Raises :class:`UnsafeLockPathError` when the path is a symbolic link or exists and is not a
-    regular file: filelock opens, truncates and chmods whatever the path points to.
+    regular file: filelock opens, truncates and chmods whatever the path points to. Other
+    ``OSError`` (a parent folder that cannot be searched) as the file system raises it.
+
+    The check runs once, here. A link swapped in while ``acquire`` waits is refused by filelock
+    itself from 3.20.1 on (``O_NOFOLLOW``, CVE-2025-68146) and a file renamed or hard-linked there
+    from 4.2.1 on (CVE-2026-112909); gnnnas accepts filelock 3.10 and newer because NNI 3.0 (the
+    ``adapters`` extra) pins ``filelock<3.12``, so in a folder that others can write to, use a
+    newer filelock where NNI is not installed.
     """
     from filelock import FileLock
 

@@ -520,14 +520,13 @@ def _download_lock(folder: Path, filename: str) -> Iterator[None]:
     from filelock import Timeout
 
     lock_path = folder / f".{filename}.lock"
-    try:
-        lock = file_lock(lock_path, timeout=0)
-    except UnsafeLockPathError as err:
-        raise DataDirectoryError(str(err)) from None
     created = [d for d in reversed((folder, *folder.parents)) if not d.exists()]  # outermost first
     try:
+        lock = file_lock(lock_path, timeout=0)  # before mkdir: a refused lock path changes nothing
         folder.mkdir(parents=True, exist_ok=True)
         lock.acquire()
+    except UnsafeLockPathError as err:
+        raise DataDirectoryError(str(err)) from None
     except Timeout:
         raise DataDirectoryError(f"{lock_path}: another download of {filename} is running") from None
     except OSError as error:

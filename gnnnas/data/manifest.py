@@ -155,12 +155,11 @@ def manifest_lock(data_dir: str | os.PathLike, timeout: float | None = None) -> 
     data_dir = Path(data_dir)
     lock_path = data_dir / LOCK_NAME
     try:
-        lock = file_lock(lock_path, timeout)
-    except UnsafeLockPathError as err:
-        raise DataDirectoryError(str(err)) from None
-    try:
+        lock = file_lock(lock_path, timeout)  # before mkdir: a refused lock path changes nothing
         data_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire()
+    except UnsafeLockPathError as err:
+        raise DataDirectoryError(str(err)) from None
     except Timeout:
         raise DataDirectoryError(f"{lock_path}: another conversion held the lock for {timeout:.0f} s") from None
     except OSError as err:

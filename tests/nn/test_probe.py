@@ -276,3 +276,24 @@ def test_the_cache_and_its_lock_are_group_writable_under_a_group_umask(tmp_path)
         os.umask(old)
     modes = {p.suffix: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "probes").iterdir()}
     assert modes == {".npz": 0o664, ".lock": 0o664}
+
+
+@pytest.mark.skipif(__import__("sys").platform == "win32", reason="symbolic links")
+def test_a_planted_cache_lock_symlink_costs_the_cache_not_the_scores_nor_its_target(tmp_path):
+    """The probe cache shares the data directory's lock rule (gnnnas.files.file_lock): a lock path
+    that is a symbolic link is refused, with a warning, and what it points to is left alone."""
+    space, proxy, _, archs, featurizer, _, _ = setup(n=2)
+    reference = cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path / "a")
+    (path,) = (tmp_path / "a" / "probes").glob("*.npz")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    victim.chmod(0o600)
+    folder = tmp_path / "b" / "probes"
+    folder.mkdir(parents=True)
+    (folder / (path.name + ".lock")).symlink_to(victim)
+    with pytest.warns(UserWarning, match="symbolic link or not a regular file"):
+        scores = cached_probe_scores(space, archs, featurizer, proxy, width=4, images=16, cache_dir=tmp_path / "b")
+    for name in reference:
+        np.testing.assert_allclose(scores[name], reference[name], rtol=1e-6)
+    assert victim.read_text() == "precious" and victim.stat().st_mode & 0o777 == 0o600
+    assert not list(folder.glob("*.npz"))
