@@ -173,7 +173,8 @@ def _predictor_params(args: argparse.Namespace) -> dict:
     params = {}
     for name in ("epochs", "hidden_dim", "num_layers", "conv", "n_members", "lr", "batch_size", "dropout", "loss",
                  "device", "hypernetwork",
-                 "num_threads", "pretrain", "pretrained", "pretrain_archs", "pretrain_epochs", "pretrain_batch_size"):
+                 "num_threads", "pretrain", "pretrained", "pretrain_archs", "pretrain_epochs", "pretrain_batch_size",
+                 "encoder_lr_scale"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -636,6 +637,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    default=None, help="with --pretrain: size of the unlabelled pool (default: 20,000)")
     p.add_argument("--pretrain-epochs", dest="pretrain_epochs", type=_POSITIVE, default=None,
                    help="with --pretrain: passes over the pool (default: 10)")
+    p.add_argument("--encoder-lr-scale", dest="encoder_lr_scale", type=_in(NUMERIC_PARAMS["encoder_lr_scale"]),
+                   default=None, metavar="X",
+                   help="multiplies --lr for a pre-trained encoder's weights while fine-tuning (default: 1; 0 freezes it)")
     _add_threads_arg(p)
 
 

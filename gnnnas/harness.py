@@ -342,6 +342,11 @@ def default_models(names: Sequence[str] | None = None, epochs: int | None = None
                              ("zero_cost", "zero_cost"), ("flow", "flow"), ("costs-zero_cost", "costs+zero_cost"),
                              ("hypernetwork", "hypernetwork"), ("costs-hypernetwork", "costs+hypernetwork"),
                              ("all", "costs+zero_cost+flow+masked"))),
+        *(ModelSpec(f"gnnnas-pretrain-{name}-enclr0.1", ours(pretrain=spec, encoder_lr_scale=0.1),
+                    f"+ pre-training ({spec}), then fine-tuning with the encoder at lr x 0.1 (discriminative fine-tuning)")
+          for name, spec in (("costs", "costs"), ("hypernetwork", "hypernetwork"))),
+        ModelSpec("gnnnas-enclr0.1", ours(pretrained="auto", encoder_lr_scale=0.1),
+                  "the default start (NB201: the shipped encoder), its encoder fine-tuned at lr x 0.1"),
         ModelSpec("gnnnas-pretrained", ours(pretrained="default"),
                   "starts from the encoder gnnnas ships for the space (gnnnas/pretrained/), then fine-tuning"),
         ModelSpec("gnnnas-no-context", ours(cell_context=False), "ablation: no HyperNAS cell-to-cell context"),

@@ -77,6 +77,7 @@ NUMERIC_PARAMS: dict[str, Range] = {
     "pretrain_archs": Range(2, integer=True),
     "pretrain_epochs": POSITIVE_INT,
     "pretrain_batch_size": Range(2, integer=True),
+    "encoder_lr_scale": Range(0),
     "seed": Range(0, 2**32 - 1, bounds="[]", integer=True, optional=True),
     "num_threads": Range(1, integer=True, optional=True, also=((-1, "every CPU"),)),
 }

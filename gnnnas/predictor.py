@@ -176,6 +176,13 @@ class Predictor(BaseEstimator):
             of the last ``fit`` or :meth:`pretrain_only` (``None``: random; not kept in
             checkpoints).
         pretrain_archs: architectures of the pre-training pool (see ``pretrain``).
+        encoder_lr_scale: multiplies ``lr`` for the encoder's weights during the supervised fit
+            when they start from a pre-trained encoder (``pretrain``, or a ``pretrained``
+            start); the heads, new at every fit, keep ``lr``. ``1`` (default): one ``lr`` for
+            all, as measured in ``benchmarks/results/pretrain.md``; ``0``: the pre-trained
+            encoder stays frozen. No effect on a random start. Discriminative fine-tuning
+            (Howard & Ruder, ULMFiT, arXiv 1801.06146): a smaller step keeps more of what the
+            pretext taught when the labels are few.
         pretrain_epochs, pretrain_batch_size: the pre-training schedule (AdamW, ``lr``,
             ``weight_decay``, cosine decay).
         device: ``"auto"`` (CUDA if present, else CPU; decided in ``fit``), ``"cpu"``, ``"cuda"``.
@@ -245,6 +252,7 @@ class Predictor(BaseEstimator):
         pretrain_archs: int = 20000,
         pretrain_epochs: int = 10,
         pretrain_batch_size: int = 256,
+        encoder_lr_scale: float = 1.0,
         device: str = "auto",
         data_parallel: bool = False,
         num_threads: int | None = 1,
@@ -289,6 +297,7 @@ class Predictor(BaseEstimator):
         self.pretrain_archs = pretrain_archs
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_batch_size = pretrain_batch_size
+        self.encoder_lr_scale = encoder_lr_scale
         self.device = device
         self.data_parallel = data_parallel
         self.num_threads = num_threads
@@ -695,7 +704,14 @@ class Predictor(BaseEstimator):
         epochs = self.epochs if self.epochs is not None else auto_epochs(len(train_idx), bs)
         weighting = None
         hyper_task = None
-        params = [{"params": model.parameters()}]
+        if encoder_state is not None and self.encoder_lr_scale != 1.0:
+            # discriminative fine-tuning: the pre-trained encoder moves at its own, smaller step
+            encoder_params = list(model.encoder.parameters())
+            in_encoder = {id(q) for q in encoder_params}
+            params = [{"params": encoder_params, "lr": self.lr * self.encoder_lr_scale},
+                      {"params": [q for q in model.parameters() if id(q) not in in_encoder]}]
+        else:
+            params = [{"params": model.parameters()}]
         if hyper_pool is not None:
             from gnnnas.nn.hypertask import HyperTask
 

@@ -58,14 +58,16 @@ def test_default_models_names():
         harness.default_models(["nope"])
 
 
-def test_only_the_default_model_and_its_shipped_twin_start_from_the_shipped_encoder():
+def test_only_the_default_model_and_its_shipped_twins_start_from_the_shipped_encoder():
     """Ablations and variants change the encoder's shape, so the shipped NB201 encoder no longer
     fits them: every one starts from random weights, like its reference `gnnnas-scratch`, so that
-    a comparison measures the ablation, not the start."""
+    a comparison measures the ablation, not the start. The twins: the shipped encoder required,
+    and the default fine-tuned with a lower encoder lr."""
     from gnnnas.predictor import Predictor
 
     starts = {m.name: m.factory("nb201", 0).pretrained for m in harness.default_models()
               if isinstance(m.factory("nb201", 0), Predictor)}
     assert starts.pop("gnnnas") == "auto" and starts.pop("gnnnas-pretrained") == "default"
+    assert starts.pop("gnnnas-enclr0.1") == "auto"
     assert "gnnnas-scratch" in starts and "np-gcn" in starts and "gnnnas-no-global" in starts
     assert all(start is None for start in starts.values()), starts

@@ -57,6 +57,7 @@ ALLOWED = {
     "pretrain_epochs": lambda v: _is_int(v) and v >= 1,
     "pretrain_archs": lambda v: _is_int(v) and v >= 2,  # a pool of one teaches nothing
     "pretrain_batch_size": lambda v: _is_int(v) and v >= 2,  # nor does a batch of one
+    "encoder_lr_scale": lambda v: _is_real(v) and v >= 0,  # 0 freezes the pre-trained encoder
 }
 #: Probe values: the issue's cases, every boundary, and things that are not numbers at all.
 PROBES = [

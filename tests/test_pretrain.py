@@ -425,3 +425,30 @@ def test_memo_recalls_through_fit_and_drops_the_least_recently_used(monkeypatch)
     # costs, masked, costs (recalled, now the freshest), costs+masked (drops masked), costs
     # (recalled), masked (pre-trained again): 4 runs; first-in-first-out would have made 5
     assert len(calls) == 4
+
+
+@pytest.mark.parametrize("space", ["nb201", "vit"])
+def test_encoder_lr_scale_zero_freezes_the_pretrained_encoder_and_still_fits_the_heads(space):
+    archs, y = labelled(space)
+    frozen = Predictor(space=space, pretrain="costs", encoder_lr_scale=0.0, **FAST).fit(archs, y)
+    start, tuned = encoder_state(frozen), frozen.models_[0].encoder.state_dict()
+    # parameters stay (AdamW's decoupled weight decay is scaled by the lr too); buffers such as
+    # batch-norm statistics are not parameters and may move
+    names = {n for n, _ in frozen.models_[0].encoder.named_parameters()}
+    assert names and all(torch.equal(start[n], tuned[n]) for n in names)
+    moved = Predictor(space=space, pretrain="costs", encoder_lr_scale=0.1, **FAST).fit(archs, y)
+    assert any(not torch.equal(start[n], moved.models_[0].encoder.state_dict()[n]) for n in names)
+    # the heads learnt either way: the scores differ from the frozen fit's and follow the labels
+    assert not np.allclose(frozen.predict(archs), moved.predict(archs))
+
+
+def test_encoder_lr_scale_changes_nothing_on_a_random_start_or_at_one():
+    archs, y = labelled("nb201")
+    plain = {k: v for k, v in FAST.items() if not k.startswith("pretrain")}
+    a = Predictor(pretrained=None, **plain).fit(archs, y).predict(archs)
+    b = Predictor(pretrained=None, encoder_lr_scale=0.1, **plain).fit(archs, y).predict(archs)
+    np.testing.assert_array_equal(a, b)
+    c = Predictor(pretrain="costs", **FAST).fit(archs, y).predict(archs)
+    d = Predictor(pretrain="costs", encoder_lr_scale=1, **FAST).fit(archs, y).predict(archs)
+    np.testing.assert_array_equal(c, d)
+
