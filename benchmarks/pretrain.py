@@ -79,8 +79,8 @@ def finetune_lr_rows(groups: dict[str, list[dict]], suffix: str = "-enclr0.1") -
                 continue  # e.g. gnnnas-enclr0.1 off NB201: a random start, which the scale leaves alone
             pair = [r for r in records if r["model"] in (variant, reference)]
             rows, text = overview_rows({title: pair}, reference)
-            table.setdefault(title, {}).update({variant: {"reference": reference, **rows[title][variant]}}
-                                               if title in rows else {})
+            if title in rows:  # else no seed ran both
+                table.setdefault(title, {})[variant] = {"reference": reference, **rows[title][variant]}
             lines += [line.replace(f"| {variant} |", f"| {variant} (vs {reference}) |", 1) for line in text[2:]]
     if lines:
         lines[:0] = ["| protocol | model (reference) | paired diff vs the reference per N (wins/losses) | all pairs "

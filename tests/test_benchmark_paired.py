@@ -40,3 +40,26 @@ def test_overview_leaves_out_models_with_no_paired_seed():
     records = [record("base", 10, 0, 0.5), record("other", 10, 1, 0.7)]
     table, lines = paired.overview_rows({"P": records}, "base")
     assert table == {} and len(lines) == 2  # the header only
+
+
+def test_finetune_lr_rows_pair_each_scaled_variant_with_its_own_full_lr_start():
+    """benchmarks/pretrain.py: `<variant>-enclr0.1` against `<variant>`, the plain default against
+    the shipped start it fine-tunes, and nothing where the reference was not run."""
+    spec = importlib.util.spec_from_file_location("benchmarks_pretrain", SOURCE.parent / "pretrain.py")
+    pretrain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pretrain)
+    records = [record("gnnnas", 10, s, 0.50) for s in range(3)]  # the random start: not a reference here
+    records += [record("gnnnas-pretrain-costs", 10, s, 0.60) for s in range(3)]
+    records += [record("gnnnas-pretrain-costs-enclr0.1", 10, s, 0.70) for s in range(3)]
+    records += [record("gnnnas-shipped-start", 10, s, 0.80) for s in range(2)]
+    records += [record("gnnnas-enclr0.1", 10, s, 0.75) for s in range(3)]  # seed 2 has no shipped pair
+    records += [record("gnnnas-pretrain-masked-enclr0.1", 10, 0, 0.9)]  # no full-lr masked run
+    table, lines = pretrain.finetune_lr_rows({"P": records})
+    costs, shipped = table["P"]["gnnnas-pretrain-costs-enclr0.1"], table["P"]["gnnnas-enclr0.1"]
+    assert costs["reference"] == "gnnnas-pretrain-costs" and (costs["wins"], costs["losses"]) == (3, 0)
+    assert costs["diff_mean"] == pytest.approx(0.1)
+    assert shipped["reference"] == "gnnnas-shipped-start" and (shipped["pairs"], shipped["losses"]) == (2, 2)
+    assert shipped["diff_mean"] == pytest.approx(-0.05)
+    assert "gnnnas-pretrain-masked-enclr0.1" not in table["P"]
+    assert len(lines) == 4 and "| gnnnas-enclr0.1 (vs gnnnas-shipped-start) |" in lines[2] + lines[3]
+    assert pretrain.finetune_lr_rows({"P": records[:3]}) == ({}, [])
