@@ -182,10 +182,13 @@ class Predictor(BaseEstimator):
             all, as measured in ``benchmarks/results/pretrain.md``; ``0``: the pre-trained
             encoder stays frozen. No effect on a random start. Discriminative fine-tuning
             (Howard & Ruder, ULMFiT, arXiv 1801.06146): a smaller step keeps more of what the
-            pretext taught when the labels are few. Measured at 0.1 (5 seeds,
-            ``benchmarks/results/pretrain.md``): after ``costs`` on the ViT space +.079 / +.018
-            at 20 / 50 labels and -.052 at 100 against the full lr; from the shipped NB201
-            encoder -.011 to -.023 at 78-469 labels, hence the default 1.
+            pretext taught when the labels are few. Measured at 0.1
+            (``benchmarks/results/pretrain.md``): after ``costs`` on the ViT space +.079 / +.018
+            at 20 / 50 labels and -.052 at 100 against the full lr (5 seeds); from the shipped
+            NB201 encoder -.011 to -.023 at 78-469 labels (P201, 5 seeds) and -.011 on PC201 (9
+            runs), hence the default 1. At ``0`` the encoder's weights do not move, but their
+            gradients are still computed. A value other than 1 on a random start warns
+            (``UserWarning``) and changes nothing.
         pretrain_epochs, pretrain_batch_size: the pre-training schedule (AdamW, ``lr``,
             ``weight_decay``, cosine decay).
         device: ``"auto"`` (CUDA if present, else CPU; decided in ``fit``), ``"cpu"``, ``"cuda"``.
@@ -457,6 +460,10 @@ class Predictor(BaseEstimator):
         self.cell_sequence_ = graphs[0].cell_sequence
         self.featurizer_, encoder, encoder_start = self._start_encoder(graphs, space, device, unlabelled, parallel)
         encoder_state = None if encoder is None else encoder.state
+        if encoder_state is None and self.encoder_lr_scale != 1.0:
+            warnings.warn(f"encoder_lr_scale={self.encoder_lr_scale} has no effect: the encoder starts from random "
+                          "weights (it scales the fine-tuning lr of a pre-trained encoder: pretrain= or pretrained=)",
+                          UserWarning, stacklevel=3)
         batch = self.featurizer_.transform(graphs)
         hyper_pool = None
         self.proxy_ = None

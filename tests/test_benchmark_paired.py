@@ -63,3 +63,5 @@ def test_finetune_lr_rows_pair_each_scaled_variant_with_its_own_full_lr_start():
     assert "gnnnas-pretrain-masked-enclr0.1" not in table["P"]
     assert len(lines) == 4 and "| gnnnas-enclr0.1 (vs gnnnas-shipped-start) |" in lines[2] + lines[3]
     assert pretrain.finetune_lr_rows({"P": records[:3]}) == ({}, [])
+    apart = [record("gnnnas-pretrain-costs", 10, 0, 0.6), record("gnnnas-pretrain-costs-enclr0.1", 10, 1, 0.7)]
+    assert pretrain.finetune_lr_rows({"P": apart}) == ({}, [])  # no seed ran both

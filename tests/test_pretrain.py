@@ -427,28 +427,59 @@ def test_memo_recalls_through_fit_and_drops_the_least_recently_used(monkeypatch)
     assert len(calls) == 4
 
 
+def _moved(before: dict, after: dict, names) -> set:
+    return {n for n in names if not torch.equal(before[n], after[n])}
+
+
 @pytest.mark.parametrize("space", ["nb201", "vit"])
-def test_encoder_lr_scale_zero_freezes_the_pretrained_encoder_and_still_fits_the_heads(space):
+def test_encoder_lr_scale_zero_freezes_the_pretrained_encoder_and_still_fits_the_heads(space, monkeypatch):
     archs, y = labelled(space)
+    starts = []  # each member's weights before its first step, taken when its optimiser is built
+    adamw = torch.optim.AdamW
+
+    def recording(groups, **kw):
+        groups = [dict(g, params=list(g["params"])) if isinstance(g, dict) else g for g in groups]
+        starts.append({id(q): q.detach().clone() for g in groups for q in (g["params"] if isinstance(g, dict) else [g])})
+        return adamw(groups, **kw)
+
+    monkeypatch.setattr(torch.optim, "AdamW", recording)
     frozen = Predictor(space=space, pretrain="costs", encoder_lr_scale=0.0, **FAST).fit(archs, y)
-    start, tuned = encoder_state(frozen), frozen.models_[0].encoder.state_dict()
-    # parameters stay (AdamW's decoupled weight decay is scaled by the lr too); buffers such as
-    # batch-norm statistics are not parameters and may move
-    names = {n for n, _ in frozen.models_[0].encoder.named_parameters()}
-    assert names and all(torch.equal(start[n], tuned[n]) for n in names)
+    model = frozen.models_[0]
+    encoder = dict(model.encoder.named_parameters())
+    heads = {n: q for n, q in model.named_parameters() if not n.startswith("encoder.")}
+    assert encoder and heads
+    # the encoder's parameters stay at the pre-trained weights (AdamW's decoupled weight decay is
+    # scaled by the lr too); buffers such as batch-norm statistics are not parameters and may move
+    start = encoder_state(frozen)
+    assert not _moved(start, {n: q.detach() for n, q in encoder.items()}, encoder)
+    # while the heads, new at every fit, train at the full lr
+    assert any(not torch.equal(starts[-1][id(q)], q.detach()) for q in heads.values())
     moved = Predictor(space=space, pretrain="costs", encoder_lr_scale=0.1, **FAST).fit(archs, y)
-    assert any(not torch.equal(start[n], moved.models_[0].encoder.state_dict()[n]) for n in names)
-    # the heads learnt either way: the scores differ from the frozen fit's and follow the labels
-    assert not np.allclose(frozen.predict(archs), moved.predict(archs))
+    assert _moved(start, moved.models_[0].encoder.state_dict(), encoder)
 
 
-def test_encoder_lr_scale_changes_nothing_on_a_random_start_or_at_one():
+def test_encoder_lr_scale_applies_to_an_encoder_file_start(tmp_path):
+    """pretrained=<file> (and the shipped encoder, the same path) is a pre-trained start too."""
+    archs, y = labelled("nb201")
+    path = tmp_path / "enc.safetensors"
+    Predictor(pretrain="costs", **FAST).fit(archs, y).save_encoder(path)
+    plain = {k: v for k, v in FAST.items() if not k.startswith("pretrain")}
+    frozen = Predictor(pretrained=path, encoder_lr_scale=0.0, **plain).fit(archs, y)
+    assert frozen.encoder_start_.startswith("file:")
+    start = encoder_state(frozen)
+    names = dict(frozen.models_[0].encoder.named_parameters())
+    assert not _moved(start, frozen.models_[0].encoder.state_dict(), names)
+    tuned = Predictor(pretrained=path, **plain).fit(archs, y)
+    assert _moved(start, tuned.models_[0].encoder.state_dict(), names)
+
+
+def test_encoder_lr_scale_changes_nothing_on_a_random_start_but_says_so_or_at_one():
     archs, y = labelled("nb201")
     plain = {k: v for k, v in FAST.items() if not k.startswith("pretrain")}
     a = Predictor(pretrained=None, **plain).fit(archs, y).predict(archs)
-    b = Predictor(pretrained=None, encoder_lr_scale=0.1, **plain).fit(archs, y).predict(archs)
+    with pytest.warns(UserWarning, match="encoder_lr_scale=0.1 has no effect: the encoder starts from random"):
+        b = Predictor(pretrained=None, encoder_lr_scale=0.1, **plain).fit(archs, y).predict(archs)
     np.testing.assert_array_equal(a, b)
     c = Predictor(pretrain="costs", **FAST).fit(archs, y).predict(archs)
     d = Predictor(pretrain="costs", encoder_lr_scale=1, **FAST).fit(archs, y).predict(archs)
     np.testing.assert_array_equal(c, d)
-
