@@ -43,9 +43,7 @@ NB201_PROTOCOLS = ("p201", "p201c100", "p201in16", "pc201")
 #: same number across eras (P201, 39 labels, seed 0, random start: .729 on 2026-12-03, .735 now),
 #: so a variant is compared with the reference measured beside it
 ERAS = {
-    "before-csr": ("measured before the GCN trained through sparse CSR products (gather-scatter training, the same "
-                   "function); its zero_cost variants (p201_probe) regressed grad_norm and snip only, before synflow and "
-                   "jacov joined them (commit 0818f71)"),
+    "before-csr": "measured before the GCN trained through sparse CSR products (gather-scatter training, the same function)",
     "2026-12-03": "measured on 2026-12-03, on the machine and code of that day (the machine changed on 2026-12-04)",
     "before-guard": ("measured before fits that gave back most of what they learned were restored (2026-12-05); "
                      "re-measured in the section above"),
