@@ -10,7 +10,9 @@ Nothing in the package is edited. The example
    example runs anywhere without a benchmark;
 3. fits ``gnnnas.Predictor(space="tinycell")`` on part of the CSV, ranks the held-out cells and
    reports Kendall tau against their labels;
-4. with ``--pretrain costs`` (any pretext of ``Predictor(pretrain=...)``), first pre-trains the
+4. with ``--pretrain costs`` (``costs``, ``masked`` or both: the pretexts that read only the
+   graph; ``zero_cost``, ``flow`` and ``hypernetwork`` run each cell's network and need an
+   executor registered for the space, which this example does not define), first pre-trains the
    encoder on all 125 unlabelled cells, and saves it to ``<out-dir>/encoder.safetensors``, the
    file ``Predictor(space="tinycell", pretrained=...)`` starts from.
 

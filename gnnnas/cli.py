@@ -184,11 +184,22 @@ def _predictor_params(args: argparse.Namespace) -> dict:
 
 
 def _check_out_file(path: str) -> None:
-    """Refuse an ``--out`` that names a directory before training, not after."""
+    """Refuse, before training rather than after it, an ``--out`` that cannot be written: a
+    directory, a path through a file, or a folder this process may not write in (the folders
+    still missing are created when the file is written)."""
+    import os
     from pathlib import Path
 
-    if Path(path).is_dir():
+    target = Path(path)
+    if target.is_dir():
         raise ValueError(f"--out {path} is a directory; name the file to write")
+    folder = target.absolute().parent
+    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"--out {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: cannot write in {folder} (permission denied or read-only)")
 
 
 @contextlib.contextmanager
@@ -235,6 +246,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     _check_out_file(args.out)
     with _torchrun_group(args) as (rank, size, params):  # rank 0 writes the file
         space = gnnnas.get_space(args.space)
+        if args.csv and args.pretrain_archs is not None:
+            raise ValueError("--archs sizes a pool drawn from the space; with --csv the pool is the file's "
+                             "archs: pass one of them")
         pool = _read_archs_csv(args.csv, args.arch_column, None, space)[0] if args.csv else None
         predictor = Predictor(space=space.name, seed=args.seed, verbose=not args.quiet and rank == 0,
                               pretrain=args.pretext, data_parallel=size > 1, **params)
@@ -246,7 +260,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
             losses = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
             ranks = f" on {size} ranks (DistributedDataParallel)" if size > 1 else ""
             epochs = f"{info['epochs']} epoch{'s' if info['epochs'] != 1 else ''}"
-            print(f"pre-trained a {space.name} encoder on {info['archs']} archs{ranks} ({args.pretext}, "
+            print(f"pre-trained an encoder of {space.name} on {info['archs']} archs{ranks} ({args.pretext}, "
                   f"{epochs}, {info['seconds']:.1f} s; last epoch: {losses}) -> {args.out}")
     return 0
 
@@ -751,7 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     _add_threads_arg(pretrain)
     pretrain.add_argument("--seed", type=_SEED, default=0)
-    pretrain.add_argument("--out", required=True, help="encoder file to write (safetensors)")
+    pretrain.add_argument("--out", required=True,
+                          help="encoder file to write (safetensors; an existing file is replaced atomically)")
     _add_quiet(pretrain)
     pretrain.set_defaults(func=_cmd_pretrain)
 
@@ -898,9 +913,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ValueError, MissingDataError, ImportError, DataDirectoryError) as error:
+    except (ValueError, MissingDataError, ImportError, DataDirectoryError, FloatingPointError) as error:
         print(f"gnnnas: error: {_as_cli_message(str(error), parser, args)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # every file gnnnas writes is written atomically: nothing half-written
+        print("gnnnas: interrupted (gnnnas writes each file atomically: none is left half-written)", file=sys.stderr)
+        return 130
     except OSError as error:  # a missing input file, a full disk, a denied permission...
         print(f"gnnnas: error: {describe_os_error(error)}", file=sys.stderr)
         return 2

@@ -349,7 +349,8 @@ class Predictor(BaseEstimator):
             raise ValueError(f"task_weighting must be one of {TASK_WEIGHTINGS}, got {self.task_weighting!r}")
         if self.pretrain is not None:
             parse_pretrain(self.pretrain)
-        if self.pretrained is not None and not isinstance(self.pretrained, (str, os.PathLike)):
+        if (self.pretrained is not None and not isinstance(self.pretrained, (str, os.PathLike))
+                or isinstance(self.pretrained, str) and not self.pretrained.strip()):
             raise ValueError(f"pretrained must be 'auto', 'default', None or a file path, got {self.pretrained!r}")
         if self.pretrain is not None and self.pretrained not in (None, "auto"):
             raise ValueError("pass pretrain (run the self-supervised stage) or pretrained (start from a file), not both")
@@ -384,6 +385,10 @@ class Predictor(BaseEstimator):
                 all equal and small enough to standardise (mean and std must not overflow).
             RuntimeError: in a data-parallel fit, another rank's input failed these checks (every
                 rank stops, none waits in a collective for the failed one).
+            FloatingPointError: the ``pretrain`` stage diverged (a NaN or infinite pretext loss:
+                lower ``lr`` or the tasks' weights); no encoder is kept or memoised.
+            CheckpointError: the ``pretrained`` file is damaged, of another format, or holds NaN
+                or infinite weights.
 
         Warns:
             RuntimeWarning: a member ended scoring every training architecture alike (its
@@ -580,7 +585,11 @@ class Predictor(BaseEstimator):
             from gnnnas.pretraining import shipped_encoder
 
             path = shipped_encoder(space.name)
-        encoder = load_encoder(path)
+        try:
+            encoder = load_encoder(path)
+        except FileNotFoundError as error:  # e.g. pretrained="None" (a string) or "Default"
+            raise FileNotFoundError(f"{error}; pretrained= takes 'auto', 'default', None (random weights) or "
+                                    "the path of a file written by save_encoder / gnnnas pretrain") from None
         if (detail := self._encoder_mismatch(encoder, space)) is not None:
             hint = (" (pretrained='default' is the shipped encoder of the default shape: leave these "
                     "parameters at their defaults, or pre-train one with pretrain=...)") if self.pretrained == "default" else ""
@@ -640,9 +649,11 @@ class Predictor(BaseEstimator):
         same encoder.
 
         Raises:
-            ValueError: ``pretrain`` is None, a hyperparameter is invalid, or a data-parallel run
-                has ``seed=None`` or ranks whose pools differ.
+            ValueError: ``pretrain`` is None, a hyperparameter is invalid, a pretext needs a
+                network executor the space lacks, or a data-parallel run has ``seed=None`` or
+                ranks whose pools differ.
             RuntimeError: in a data-parallel run, another rank failed these checks.
+            FloatingPointError: pre-training diverged (a NaN or infinite pretext loss).
         """
         parallel = bool(self.data_parallel) and distributed.world()[1] > 1
         with distributed.fail_together(parallel):

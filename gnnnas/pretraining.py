@@ -10,6 +10,7 @@ predictor's hyperparameters and never its labels.
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -31,7 +32,7 @@ from gnnnas.nn.probe import FLOW_NAMES, ZERO_COST_NAMES, cached_probe_scores
 from gnnnas.params import CONV_NAMES
 from gnnnas.spaces.base import SearchSpace
 
-__all__ = ["MEMO", "pretrain_pool", "pretrain_stage", "probe_targets", "shipped_encoder", "shipped_spaces"]
+__all__ = ["MEMO", "RUN_PRETEXTS", "pretrain_pool", "pretrain_stage", "probe_targets", "shipped_encoder", "shipped_spaces"]
 
 #: Pre-trained encoders of this process, by everything that determines them (not the labels).
 MEMO: OrderedDict = OrderedDict()
@@ -42,16 +43,17 @@ MEMO_SIZE = 32
 
 
 def _recall(key: tuple) -> PretrainedEncoder | None:
-    """The memoised encoder of ``key`` (made the most recently used), or None."""
+    """A copy of the memoised encoder of ``key`` (made the most recently used), or None. Each
+    predictor gets its own copy: editing one's ``pretrained_encoder_`` changes no other fit."""
     if key not in MEMO:
         return None
     MEMO.move_to_end(key)
-    return MEMO[key]
+    return copy.deepcopy(MEMO[key])
 
 
 def _remember(key: tuple, result: PretrainedEncoder) -> None:
-    """Keep ``result`` under ``key``, dropping the least recently used beyond :data:`MEMO_SIZE`."""
-    MEMO[key] = result
+    """Keep a copy of ``result`` under ``key``, dropping the least recently used beyond :data:`MEMO_SIZE`."""
+    MEMO[key] = copy.deepcopy(result)
     MEMO.move_to_end(key)
     while len(MEMO) > MEMO_SIZE:
         MEMO.popitem(last=False)
@@ -87,6 +89,7 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
     the disk cache before the others read them.
     """
     tasks = parse_pretrain(predictor.pretrain)
+    _check_runnable(tasks, space, predictor.pretrain)
     ranks = distributed.world()[1] if data_parallel else 1
     params = predictor._encoder_params(space)
     key = None
@@ -142,6 +145,23 @@ def pretrain_stage(predictor, space: SearchSpace, device: torch.device,
     if key is not None:
         _remember(key, result)
     return result
+
+
+#: The pretexts that run each architecture's real network (they need the space's executor).
+RUN_PRETEXTS = ("zero_cost", "flow", "hypernetwork")
+
+
+def _check_runnable(tasks: dict[str, float], space: SearchSpace, spec: str) -> None:
+    """ValueError naming the asked-for pretexts that need a network executor ``space`` lacks,
+    before any pool is drawn or probed."""
+    from gnnnas.nn.executors import missing_executor
+
+    wanted = [task for task in tasks if task in RUN_PRETEXTS]
+    if wanted and (reason := missing_executor(space.name)) is not None:
+        raise ValueError(
+            f"pretrain={spec!r}: {' and '.join(map(repr, wanted))} run{'s' if len(wanted) == 1 else ''} each "
+            f"architecture's network, and space {space.name!r} has no network executor ({reason}); "
+            "the pretexts 'costs' and 'masked' need none")
 
 
 def probe_targets(predictor, space: SearchSpace, pool: list[ArchGraph], featurizer: GraphFeaturizer,

@@ -1,12 +1,13 @@
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
 from conftest import need_module
 
 import gnnnas
-from gnnnas.cli import main
+from gnnnas.cli import _check_out_file, main
 
 
 def write_csv(path, space, n=40, seed=0):
@@ -55,7 +56,7 @@ def test_pretrain_then_train_from_it(tmp_path, capsys):
     assert main(["pretrain", "--space", "nb201", "--csv", str(tmp_path / "pool.csv"), "--pretext", "costs+masked",
                  "--epochs", "2", "--hidden-dim", "16", "--num-layers", "2", "--out", str(encoder), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "pre-trained a nb201 encoder on 30 archs (costs+masked, 2 epochs" in out and "costs " in out
+    assert "pre-trained an encoder of nb201 on 30 archs (costs+masked, 2 epochs" in out and "costs " in out
     write_csv(tmp_path / "train.csv", space, n=20)
     ckpt = tmp_path / "model.gnnnas"
     assert main(["train", "--csv", str(tmp_path / "train.csv"), "--out", str(ckpt), "--epochs", "1",
@@ -272,4 +273,44 @@ def test_train_and_pretrain_refuse_a_directory_as_out_before_training(tmp_path, 
                  ["pretrain", "--archs", "60", "--epochs", "1", "--out", str(tmp_path)]):
         assert main(argv) == 2
         assert f"--out {tmp_path} is a directory; name the file to write" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, monkeypatch, command):
+    """Every --out that the final write would fail on is refused up front: a path through a file
+    (at any depth) or a folder without write permission; nothing is trained, nothing written."""
+    monkeypatch.setattr(gnnnas.Predictor, "fit", lambda *a, **k: pytest.fail("trained first"))
+    monkeypatch.setattr(gnnnas.Predictor, "pretrain_only", lambda *a, **k: pytest.fail("pre-trained first"))
+    (tmp_path / "f").write_text("x")
+    bad = {str(tmp_path / "f" / "x.st"): "is a file, not a folder", str(tmp_path / "f" / "a" / "b" / "x.st"): "is a file"}
+    if os.name == "posix" and os.geteuid() != 0:  # root writes anywhere
+        (tmp_path / "ro").mkdir(mode=0o555)
+        bad[str(tmp_path / "ro" / "x.st")] = "cannot write in"
+    for out, message in bad.items():
+        assert main([command, "--epochs", "1", "--out", out]) == 2
+        assert message in capsys.readouterr().err
+    assert {p.name for p in tmp_path.iterdir()} <= {"f", "ro"} and (tmp_path / "f").read_text() == "x"
+    # folders still missing are fine (the write creates them), and the check creates none
+    _check_out_file(str(tmp_path / "new" / "sub" / "x.st"))
+    assert not (tmp_path / "new").exists()
+
+
+def test_pretrain_csv_pool_and_archs_are_exclusive(tmp_path, capsys):
+    space = gnnnas.get_space("nb201")
+    write_csv(tmp_path / "pool.csv", space, n=10, seed=3)
+    assert main(["pretrain", "--csv", str(tmp_path / "pool.csv"), "--archs", "5000", "--epochs", "1",
+                 "--out", str(tmp_path / "e.st")]) == 2
+    assert "--archs sizes a pool drawn from the space; with --csv the pool is the file's archs" in capsys.readouterr().err
+    assert not (tmp_path / "e.st").exists()
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gnnnas.Predictor, "pretrain_only", interrupted)
+    assert main(["pretrain", "--epochs", "1", "--out", str(tmp_path / "e.st")]) == 130
+    err = capsys.readouterr().err
+    assert "gnnnas: interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []

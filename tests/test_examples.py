@@ -125,3 +125,13 @@ def test_main_pretrains_on_every_cell_of_the_user_space(byo, tmp_path, capsys):
     wrong_shape = gnnnas.Predictor(space="tinycell", hidden_dim=16, num_layers=2, epochs=2, pretrained=encoder)
     with pytest.raises(ValueError, match="hidden_dim"):
         wrong_shape.fit(archs, y)
+
+
+@pytest.mark.parametrize("pretext", ["zero_cost", "flow", "hypernetwork"])
+def test_pretexts_that_run_networks_are_refused_on_the_user_space(byo, tmp_path, pretext):
+    """tinycell registers no executor (its docstring says so): the pretexts that run each cell's
+    network are refused by name, and nothing is written."""
+    out = tmp_path / "pre"
+    with pytest.raises(ValueError, match=f"'{pretext}' runs each architecture's network, and space 'tinycell' has no"):
+        byo.main(["--out-dir", str(out), "--epochs", "2", "--pretrain", pretext, "--pretrain-epochs", "1"])
+    assert not (out / "encoder.safetensors").exists()

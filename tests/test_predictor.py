@@ -151,7 +151,7 @@ def test_bad_checkpoints(toy, tmp_path):
     p.save(good)
     blob = good.read_bytes()
     (tmp_path / "truncated.gnnnas").write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(CheckpointError, match="not a readable gnnnas checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable gnnnas predictor checkpoint"):
         Predictor.load(tmp_path / "truncated.gnnnas")
     (tmp_path / "junk.gnnnas").write_bytes(b"\x00" * 64)
     with pytest.raises(CheckpointError):

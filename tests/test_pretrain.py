@@ -59,13 +59,47 @@ def test_pretraining_never_reads_labels():
     assert not np.allclose(a.predict(archs), b.predict(archs))  # the fine-tuning did read them
 
 
-def test_memo_pretrains_once_per_configuration():
+def test_memo_pretrains_once_per_configuration(monkeypatch):
+    import gnnnas.pretraining
+
+    calls = []
+    real = gnnnas.pretraining.pretrain_encoder
+    monkeypatch.setattr(gnnnas.pretraining, "pretrain_encoder", lambda *a, **k: calls.append(1) or real(*a, **k))
     archs, y = labelled("nb201")
     a = Predictor(pretrain="costs", **FAST).fit(archs, y)
     b = Predictor(pretrain="costs", **FAST).fit(archs[:12], y[:12])
-    assert a.pretrained_encoder_ is b.pretrained_encoder_
+    assert len(calls) == 1
+    assert all(torch.equal(encoder_state(a)[k], encoder_state(b)[k]) for k in encoder_state(a))
     c = Predictor(pretrain="costs", **{**FAST, "seed": 1}).fit(archs, y)
-    assert c.pretrained_encoder_ is not a.pretrained_encoder_
+    assert len(calls) == 2
+    assert not all(torch.equal(encoder_state(a)[k], encoder_state(c)[k]) for k in encoder_state(a))
+
+
+def test_a_diverged_pretraining_keeps_no_encoder():
+    """lr=1e8 sends the pretext loss to NaN: the fit raises (the supervised fit would warn and
+    restore; an encoder of NaN weights has nothing to restore to), and nothing is memoised."""
+    archs, y = labelled("nb201")
+    predictor = Predictor(pretrain="costs", **{**FAST, "lr": 1e8})
+    with pytest.raises(FloatingPointError, match="pre-training diverged.*Lower lr \\(now 1e\\+08\\)"):
+        predictor.fit(archs, y)
+    assert not _PRETRAINED_MEMO and not hasattr(predictor, "pretrained_encoder_")
+    with pytest.raises(ValueError, match="weight of 'costs' must be a finite number > 0"):
+        Predictor(pretrain="1e400*costs", **FAST).fit(archs, y)
+
+
+def test_memoised_encoders_are_each_fits_own():
+    """A recalled encoder is a copy: editing one predictor's pretrained_encoder_ (its state, its
+    pretrain record) changes neither another predictor's nor what later fits recall."""
+    archs, y = labelled("nb201")
+    a = Predictor(pretrain="costs", **FAST).fit(archs, y)
+    saved = {k: v.clone() for k, v in encoder_state(a).items()}
+    for value in encoder_state(a).values():
+        value.fill_(float("nan"))
+    a.pretrained_encoder_.pretrain["history"].clear()
+    b = Predictor(pretrain="costs", **FAST).fit(archs, y)
+    assert all(torch.equal(saved[k], encoder_state(b)[k]) for k in saved)
+    assert len(b.pretrained_encoder_.pretrain["history"]) == FAST["pretrain_epochs"]
+    assert np.isfinite(b.predict(archs)).all()
 
 
 def test_pretrained_file_round_trip(tmp_path):
@@ -114,6 +148,12 @@ def test_pretrained_mismatch_and_bad_files(tmp_path):
         Predictor(pretrained=tmp_path / "model.gnnnas").fit(archs, y)
     with pytest.raises(FileNotFoundError, match="no pre-trained encoder at"):
         Predictor(pretrained=tmp_path / "missing.safetensors").fit(archs, y)
+    for look_alike in ("None", "Default", "AUTO"):  # strings, not the values pretrained= takes
+        with pytest.raises(FileNotFoundError, match=f"'{look_alike}'.*pretrained= takes 'auto', 'default', None"):
+            Predictor(pretrained=look_alike).fit(archs, y)
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match="pretrained must be 'auto', 'default', None or a file path"):
+            Predictor(pretrained=empty).fit(archs, y)
 
 
 def test_parameter_errors():
@@ -141,8 +181,21 @@ def test_hypernetwork_as_a_pretext():
     history = predictor.pretrained_encoder_.pretrain["history"]
     assert set(history[0]) == {"epoch", "loss", "hypernetwork"}
     assert history[-1]["hypernetwork"] + history[-2]["hypernetwork"] < history[0]["hypernetwork"] + history[1]["hypernetwork"]
-    with pytest.raises(ValueError, match="cannot run the hypernetwork task"):
-        Predictor(space="nasbench_graph", pretrain="hypernetwork", **FAST).fit(*labelled("nasbench_graph"))
+
+
+@pytest.mark.parametrize("spec", ["zero_cost", "flow", "hypernetwork", "costs+0.5*flow", "zero_cost+masked+hypernetwork"])
+def test_pretexts_that_run_networks_need_an_executor(spec, monkeypatch):
+    """On a space without a network executor, every pretext that runs the networks is refused
+    by name before any pool is drawn or probed; the graph-only pretexts still work."""
+    import gnnnas.pretraining
+    from gnnnas.nn.pretext import parse_pretrain
+    from gnnnas.pretraining import RUN_PRETEXTS
+
+    monkeypatch.setattr(gnnnas.pretraining, "pretrain_pool", lambda *a: pytest.fail("drew a pool first"))
+    wanted = [task for task in parse_pretrain(spec) if task in RUN_PRETEXTS]
+    with pytest.raises(ValueError, match="has no network executor") as error:
+        Predictor(space="nasbench_graph", pretrain=spec, **FAST).fit(*labelled("nasbench_graph"))
+    assert str(error.value).startswith(f"pretrain={spec!r}: {' and '.join(map(repr, wanted))} run")
 
 
 def test_memo_keeps_apart_what_trains_differently():

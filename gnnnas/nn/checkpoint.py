@@ -66,7 +66,11 @@ def _error(message: str):
 
 # ---------------------------------------------------------------------- save
 def save_checkpoint(predictor: Predictor, path: str | os.PathLike) -> None:
-    """Write ``predictor`` to ``path`` atomically (see the module docstring)."""
+    """Write ``predictor`` to ``path`` atomically (see the module docstring).
+
+    Raises:
+        ValueError: a weight is NaN or infinite, or the conv is not a named one (nothing written).
+    """
     from gnnnas.nn.convs import conv_name
 
     params = predictor.get_params()
@@ -120,6 +124,9 @@ def _write(path: str | os.PathLike, tensors: dict, magic: str, version: int, **c
 
     import gnnnas
 
+    if (name := _non_finite(tensors)) is not None:  # a file no loader would take: refuse before writing
+        raise ValueError(f"not writing {str(path)!r}: tensor {name!r} holds NaN or infinite values "
+                         "(its training diverged); train it again with a lower lr")
     metadata = {
         "format": magic,
         "format_version": str(version),
@@ -288,7 +295,7 @@ def _read(path: str | os.PathLike, magic: str, what: str) -> tuple[str, dict, di
         tensors = load(raw)
         header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError) as error:
-        raise _error(f"{where} is not a readable gnnnas checkpoint (corrupt or truncated: {error})") from None
+        raise _error(f"{where} is not a readable gnnnas {what} (corrupt or truncated: {error})") from None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(metadata, dict) or metadata.get("format") != magic:
         raise _error(f"{where} is a safetensors file but not a gnnnas {what}")
@@ -303,6 +310,20 @@ def _verify(where: str, metadata: dict, raw: bytes) -> None:
                      f"is {metadata.get('tensors_sha256')!r}, the data hash to {digest!r})")
 
 
+def _non_finite(tensors: dict) -> str | None:
+    """The first floating-point tensor of ``tensors`` holding NaN or an infinity, or None."""
+    return next((name for name, value in tensors.items()
+                 if value.is_floating_point() and not bool(torch.isfinite(value).all())), None)
+
+
+def _refuse_non_finite(where: str, tensors: dict) -> None:
+    """CheckpointError if a weight is NaN or infinite: such a network scores every arch NaN (a
+    diverged training run, or a file written by other code; the checksum cannot tell)."""
+    if (name := _non_finite(tensors)) is not None:
+        raise _error(f"{where}: tensor {name!r} holds NaN or infinite values (its training diverged); "
+                     "train it again with a lower lr")
+
+
 def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> Predictor:
     """Rebuild a Predictor from :func:`save_checkpoint`'s file.
 
@@ -310,7 +331,8 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
         FileNotFoundError: there is no file at ``path``.
         CheckpointError: the file is not a readable gnnnas checkpoint, is of another format
             version or (``space`` given) another space, its tensor data fail the checksum
-            ("checksum mismatch"), or a header field is invalid (the message names it).
+            ("checksum mismatch"), a weight is NaN or infinite, or a header field is invalid
+            (the message names it).
     """
     from gnnnas.spaces.registry import get_space
 
@@ -324,6 +346,7 @@ def load_checkpoint(cls, path: str | os.PathLike, space: str | None = None) -> P
             f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 2 to {CHECKPOINT_FORMAT_VERSION}{hint}"
         )
     _verify(where, metadata, raw)
+    _refuse_non_finite(where, tensors)
     try:
         params = json.loads(metadata["params"])
         state = json.loads(metadata["state"])
@@ -418,7 +441,11 @@ class PretrainedEncoder:
 
 def save_encoder(path: str | os.PathLike, encoder: PretrainedEncoder) -> None:
     """Write a pre-trained encoder to ``path`` atomically: safetensors weights, JSON config in the
-    header metadata, the tensor data's SHA-256 (checked on load)."""
+    header metadata, the tensor data's SHA-256 (checked on load).
+
+    Raises:
+        ValueError: a weight is NaN or infinite (nothing is written).
+    """
     tensors = {f"encoder.{k}": v.detach().cpu().contiguous() for k, v in encoder.state.items()}
     config = {"params": encoder.params, "featurizer": encoder.featurizer, "vocab": list(encoder.vocab),
               "cell_sequence": list(encoder.cell_sequence) if encoder.cell_sequence else None,
@@ -432,7 +459,8 @@ def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
     Raises:
         FileNotFoundError: no file at ``path``.
         CheckpointError: not a readable gnnnas pre-trained encoder, another format version,
-            damaged weights ("checksum mismatch") or an invalid config field (named).
+            damaged weights ("checksum mismatch"), NaN or infinite weights, or an invalid config
+            field (named).
     """
     where, metadata, tensors, raw = _read(path, ENCODER_MAGIC, "pre-trained encoder")
     version = metadata.get("format_version")
@@ -441,6 +469,7 @@ def load_encoder(path: str | os.PathLike) -> PretrainedEncoder:
                      f"{metadata.get('gnnnas_version', '?')}); this gnnnas reads formats 1 and {ENCODER_FORMAT_VERSION}"
                      + (_newer_hint(version, ENCODER_FORMAT_VERSION) or ": pre-train it again (gnnnas pretrain)"))
     _verify(where, metadata, raw)
+    _refuse_non_finite(where, tensors)
     try:
         config = json.loads(metadata["config"])
     except (KeyError, TypeError, json.JSONDecodeError) as error:

@@ -9,8 +9,8 @@ GraphMAE, arXiv 2205.10803). None of them reads an accuracy label.
   (:func:`cost_targets`): the space's macro numbers (params, FLOPs, ...) where the computation
   graph determines them, the graph's longest input->output path, its number of such paths and
   the count of each op on it.
-- ``zero_cost``: regress zero-cost proxies (grad_norm, snip) of each architecture's real small
-  network at initialisation (:mod:`gnnnas.nn.probe`).
+- ``zero_cost``: regress zero-cost proxies (grad_norm, snip, synflow, NASWOT's jacov) of each
+  architecture's real small network at initialisation (:mod:`gnnnas.nn.probe`).
 - ``flow``: regress how the same network at initialisation transforms a fixed probe batch (the
   spread of its outputs, how similar the outputs of different images are;
   :mod:`gnnnas.nn.probe`).
@@ -26,6 +26,7 @@ A spec joins tasks with ``+`` and optional weights: ``"costs"``, ``"costs+masked
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,28 +48,46 @@ PRETEXTS = ("costs", "zero_cost", "flow", "masked", "hypernetwork")
 REGRESSION_PRETEXTS = ("costs", "zero_cost", "flow")
 #: Fraction of operation nodes blanked by the ``masked`` task (GraphMAE's default range).
 MASK_RATE = 0.15
-_TERM = re.compile(r"^\s*(?:(?P<w>[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*\*\s*)?(?P<name>[a-z_]+)\s*$")
+_NAME = re.compile(r"[a-z_]+")
+#: Splits a spec at its ``+`` joins, not at an exponent's sign (``1e+16*costs`` is one term).
+_TERMS = re.compile(r"(?<![0-9.][eE])\+")
 
 
 def parse_pretrain(spec: str) -> dict[str, float]:
     """``"costs+0.5*masked"`` -> ``{"costs": 1.0, "masked": 0.5}``.
 
+    A spec is tasks of :data:`PRETEXTS` joined by ``+``, each optionally ``<weight>*`` first; a
+    weight is any number Python's :func:`float` reads (``0.5``, ``.5``, ``1E3``) that is finite
+    and > 0 (``1e400`` is infinite, ``1e-400`` is 0: both refused).
+
     Raises:
-        ValueError: not a string, an unknown task, a task named twice, or a weight <= 0.
+        ValueError: not a string, an empty term (``"costs+"``), an unknown task, a task named
+            twice, or a weight that is not a finite number > 0 (the message names the term).
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"pretrain must be a '+'-joined spec of tasks among {PRETEXTS}, e.g. 'costs+masked'; "
                          f"got {spec!r}")
     tasks: dict[str, float] = {}
-    for term in spec.split("+"):
-        match = _TERM.match(term)
-        if match is None or match["name"] not in PRETEXTS:
-            raise ValueError(f"pretrain: unknown task {term.strip()!r} in {spec!r}; known: {list(PRETEXTS)}")
-        name, weight = match["name"], float(match["w"]) if match["w"] else 1.0
+    for term in _TERMS.split(spec):
+        if not term.strip():
+            raise ValueError(f"pretrain: empty term in {spec!r} (a '+' with no task on one side); "
+                             f"join tasks among {list(PRETEXTS)} with '+'")
+        weight_text, star, name = term.rpartition("*")
+        name = name.strip()
+        if _NAME.fullmatch(name) is None or name not in PRETEXTS:
+            raise ValueError(f"pretrain: unknown task {name!r} in {spec!r}; known: {list(PRETEXTS)}")
+        weight = 1.0
+        if star:  # "<weight>*<task>"
+            try:
+                weight = float(weight_text)
+            except ValueError:
+                raise ValueError(f"pretrain: the weight {weight_text.strip()!r} of {name!r} in {spec!r} is not "
+                                 "a number (write e.g. '0.5*masked')") from None
         if name in tasks:
             raise ValueError(f"pretrain: task {name!r} appears twice in {spec!r}")
-        if not weight > 0:
-            raise ValueError(f"pretrain: the weight of {name!r} must be > 0, got {weight}")
+        if not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"pretrain: the weight of {name!r} must be a finite number > 0, got "
+                             f"{weight_text.strip()!r} ({weight}) in {spec!r}")
         tasks[name] = weight
     return tasks
 
@@ -77,7 +96,13 @@ def format_pretrain(tasks: dict[str, float]) -> str:
     """:func:`parse_pretrain`'s inverse in one canonical spelling: ``{"costs": 1.0, "masked": 0.5}``
     -> ``"costs+0.5*masked"`` (tasks in the given order, weight 1 left out), so specs that parse
     alike (``"costs + masked"``, ``"1*costs+masked"``) are named alike."""
-    return "+".join(name if weight == 1 else f"{float(weight)!r}*{name}" for name, weight in tasks.items())
+    return "+".join(name if weight == 1 else f"{_shortest(weight)}*{name}" for name, weight in tasks.items())
+
+
+def _shortest(weight: float) -> str:
+    """The shortest spelling that reads back as ``weight``, without an exponent's ``+`` (``1e16``,
+    not ``1e+16``), which would read as a join."""
+    return repr(float(weight)).replace("e+", "e")
 
 
 def _signed_log(values: np.ndarray) -> np.ndarray:

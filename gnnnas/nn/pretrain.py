@@ -109,6 +109,8 @@ def pretrain_encoder(
         squared error of the standardised targets; ``masked``: cross-entropy in nats).
 
     Raises:
+        FloatingPointError: the weighted loss of a batch is NaN or infinite (the encoder diverged:
+            too high an ``lr`` or weight); the message gives each task's loss.
         ValueError: fewer than 2 archs, ``batch_size`` < 2, ``data_parallel`` without a ``seed``, a regression task without its targets (or with another
             number of rows), ``hypernetwork`` without ``hyper``, or no task has anything to learn (every target is constant and no
             operation node can be masked).
@@ -194,6 +196,11 @@ def pretrain_encoder(
                 task_losses = distributed.sum_over_ranks(task_losses) / torch.tensor(
                     [counts[name] for name in names], dtype=task_losses.dtype, device=task_losses.device)
             loss = sum(tasks[name] * value for name, value in zip(names, task_losses))
+            if not bool(torch.isfinite(loss)):  # every rank sees the same loss: all raise together
+                parts = ", ".join(f"{name} {value:.4g}" for name, value in zip(names, task_losses.detach().tolist()))
+                raise FloatingPointError(
+                    f"pre-training diverged: the pretext loss is {float(loss.detach()):.4g} at epoch {epoch + 1} of {epochs} "
+                    f"({parts}; weights {tasks}); no encoder was kept. Lower lr (now {lr:g}) or the tasks' weights")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -268,19 +268,19 @@ def cached_probe_scores(space, archs, featurizer, proxy, width: int = 8, images:
     import hashlib
 
     from gnnnas.data.paths import resolve_cache_dir
-    from gnnnas.nn.executors import get_executor
+    from gnnnas.nn.executors import get_executor, missing_executor
     from gnnnas.nn.featurize import GraphFeaturizer
     from gnnnas.progress import Progress
 
     if not 2 <= images <= len(proxy.train_y):
         raise ValueError(f"images must be in [2, {len(proxy.train_y)}] (the proxy's training images), got {images}")
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)  # the shared stem and classifier: the same in every process
-            executor = get_executor(space.name, space.vocab, in_channels=proxy.in_channels,
-                                    num_classes=proxy.num_classes, width=width)
-    except ValueError as error:
-        raise ValueError(f"the zero_cost and flow probes run each architecture's network: {error}") from None
+    if (reason := missing_executor(space.name)) is not None:
+        raise ValueError(f"the zero_cost and flow probes run each architecture's network, and space "
+                         f"{space.name!r} has no network executor ({reason})")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the shared stem and classifier: the same in every process
+        executor = get_executor(space.name, space.vocab, in_channels=proxy.in_channels,
+                                num_classes=proxy.num_classes, width=width)
     # always the computation graphs: equal identities are equal networks, whatever the
     # predictor's own pruning switches (rows are keyed by identity)
     canonical = GraphFeaturizer(space.vocab, node_feature_dim=featurizer.node_feature_dim)

@@ -174,10 +174,79 @@ def test_not_a_checkpoint(tmp_path, saved):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(CheckpointError, match="not a gnnnas predictor checkpoint"):
         Predictor.load(tmp_path / "other.safetensors")
-    with pytest.raises(CheckpointError, match="not a readable gnnnas checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable gnnnas predictor checkpoint"):
         load_bytes(tmp_path, saved[1][: len(saved[1]) // 2])
     with pytest.raises(FileNotFoundError):
         Predictor.load(tmp_path / "missing.gnnnas")
+
+
+def _poisoned(blob, which, position, value):
+    """``blob`` with one float32 weight (tensor ``which`` of the file's float32 tensors, element
+    ``position`` modulo its size) set to ``value`` and the checksum recomputed, so only the
+    values themselves are wrong."""
+    import hashlib
+    import struct
+
+    header, data = split(blob)
+    floats = sorted(k for k, v in header.items() if k != "__metadata__" and v["dtype"] == "F32")
+    name = floats[which % len(floats)]
+    start, end = header[name]["data_offsets"]
+    at = start + 4 * (position % ((end - start) // 4))
+    data = data[:at] + struct.pack("<f", value) + data[at + 4 :]
+    header["__metadata__"]["tensors_sha256"] = hashlib.sha256(data).hexdigest()
+    return rebuild(header, data), name
+
+
+@pytest.fixture(scope="module")
+def encoder_blob(toy, tmp_path_factory):
+    path = tmp_path_factory.mktemp("enc") / "e.safetensors"
+    Predictor(hidden_dim=8, num_layers=1, pretrain="costs", pretrain_archs=16, pretrain_epochs=1,
+              epochs=1).pretrain_only().save_encoder(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("which, position", [(0, 0), (1, 7), (2, 3), (5, 11), (9, 1)])
+def test_any_non_finite_weight_is_refused_at_load(saved, encoder_blob, toy, tmp_path, which, position, value):
+    """A file whose checksum holds but whose weights include NaN or an infinity (a diverged run
+    saved by other code) is refused by name: it would score every arch NaN."""
+    from gnnnas.nn.checkpoint import load_encoder
+
+    blob, name = _poisoned(saved[1], which, position, value)
+    with pytest.raises(CheckpointError, match=f"tensor '{re.escape(name)}' holds NaN or infinite values"):
+        load_bytes(tmp_path, blob)
+    blob, name = _poisoned(encoder_blob, which, position, value)
+    with pytest.raises(CheckpointError, match=f"tensor '{re.escape(name)}' holds NaN or infinite values"):
+        load_encoder(_write(tmp_path, blob, "e.safetensors"))
+    with pytest.raises(CheckpointError, match=f"tensor '{re.escape(name)}'"):
+        Predictor(hidden_dim=8, num_layers=1, epochs=1, pretrained=tmp_path / "e.safetensors").fit(*toy)
+
+
+def test_a_damaged_encoder_file_is_called_an_encoder(encoder_blob, tmp_path):
+    from gnnnas.nn.checkpoint import load_encoder
+
+    for damaged in (encoder_blob[: len(encoder_blob) // 2], b"", b"plain text"):
+        with pytest.raises(CheckpointError, match="is not a readable gnnnas pre-trained encoder"):
+            load_encoder(_write(tmp_path, damaged, "e.safetensors"))
+
+
+def test_non_finite_weights_are_not_written(saved, toy, tmp_path):
+    """Saving what no loader would take raises before writing: the target keeps what it held."""
+    import torch
+
+    predictor = Predictor(hidden_dim=8, num_layers=1, pretrain="costs", pretrain_archs=16, pretrain_epochs=1,
+                          epochs=1).fit(*toy)
+    model, encoder = tmp_path / "m.gnnnas", tmp_path / "e.safetensors"
+    model.write_bytes(b"before"), encoder.write_bytes(b"before")
+    with torch.no_grad():
+        next(predictor.models_[0].parameters()).view(-1)[0] = float("nan")
+    with pytest.raises(ValueError, match="not writing .*m.gnnnas.*holds NaN or infinite values"):
+        predictor.save(model)
+    next(iter(predictor.pretrained_encoder_.state.values())).view(-1)[0] = float("inf")
+    with pytest.raises(ValueError, match="not writing .*e.safetensors.*holds NaN or infinite values"):
+        predictor.save_encoder(encoder)
+    assert model.read_bytes() == encoder.read_bytes() == b"before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.safetensors", "m.gnnnas"]  # no temporary left
 
 
 # ---------------------------------------------------------------------- writing

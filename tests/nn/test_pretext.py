@@ -1,5 +1,7 @@
 """Pretext tasks: spec parsing, exact cost targets, node masking, the pre-training loop."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -21,14 +23,35 @@ def test_parse_pretrain():
     assert parse_pretrain("costs + 0.5*masked") == {"costs": 1.0, "masked": 0.5}
     assert parse_pretrain("2e-1*masked") == {"masked": 0.2}
     for bad, message in [("", "spec of tasks"), ("flops", "unknown task"), ("costs+costs", "twice"),
-                         ("0*costs", "must be > 0"), ("costs+", "unknown task"), (3, "spec of tasks")]:
+                         ("0*costs", "must be a finite number > 0"), ("costs+", "empty term"), ("+costs", "empty term"),
+                         ("costs++masked", "empty term"), ("costs+-1*masked", "finite number > 0"),
+                         ("1e400*costs", "finite number > 0"), ("1e-400*costs", "finite number > 0"),
+                         ("x*costs", "'x' of 'costs' .* is not a number"), ("costs*2", "unknown task '2'"),
+                         (3, "spec of tasks")]:
         with pytest.raises(ValueError, match=message):
             parse_pretrain(bad)
+    # every spelling float() reads is a weight, the exponent's sign included
+    assert parse_pretrain("1.*costs+1E3*masked") == {"costs": 1.0, "masked": 1000.0}
+    assert parse_pretrain("1e+3*costs+masked") == {"costs": 1000.0, "masked": 1.0}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PRETEXTS), st.floats(allow_nan=True, allow_infinity=True),
+       st.sampled_from(["{w!r}*{n}", " {w!r} * {n} "]))
+def test_a_weight_is_taken_iff_it_is_a_finite_positive_number(name, weight, template):
+    """The rule behind every weight: taken exactly when finite and > 0, else a ValueError that
+    names the weight (never a NaN or infinite weight that would train an encoder to NaN)."""
+    spec = template.format(w=weight, n=name)
+    if math.isfinite(weight) and weight > 0:
+        assert parse_pretrain(spec) == {name: weight}
+    else:
+        with pytest.raises(ValueError, match=f"weight of {name!r} must be a finite number > 0"):
+            parse_pretrain(spec)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(PRETEXTS), min_size=1, max_size=len(PRETEXTS), unique=True),
-       st.lists(st.one_of(st.just(1.0), st.floats(min_value=1e-12, max_value=1e12)), min_size=len(PRETEXTS),
+       st.lists(st.one_of(st.just(1.0), st.floats(min_value=5e-324, max_value=1.7e308)), min_size=len(PRETEXTS),
                 max_size=len(PRETEXTS)),
        st.sampled_from(["+", " + "]))
 def test_format_pretrain_names_each_parse_once(names, weights, joiner):
@@ -117,6 +140,20 @@ def test_pretrain_encoder_learns(tasks):
     assert set(history[0]) == {"epoch", "loss", *tasks}
     assert history[-1]["loss"] < 0.8 * history[0]["loss"]
     assert not encoder.training
+
+
+@pytest.mark.parametrize("tasks, lr", [({"costs": 1e300}, 1e-3), ({"costs": 1.0, "masked": 1e300}, 1e-3),
+                                       ({"costs": 1.0}, 1e8), ({"masked": 1.0}, 1e8)])
+def test_a_diverging_pretraining_raises(tasks, lr):
+    """A weighted loss that overflows (a huge weight) or a run that diverges (a huge lr) stops with
+    FloatingPointError naming the epoch and each task's loss: never an encoder of NaN weights."""
+    space = gnnnas.get_space("nb201")
+    archs = [space.sample(np.random.default_rng(i)) for i in range(64)]
+    featurizer = GraphFeaturizer(space.vocab).fit(archs)
+    encoder = ArchEncoder(featurizer.num_features, hidden_dim=16, num_layers=2)
+    with pytest.raises(FloatingPointError, match=r"pre-training diverged: the pretext loss is (nan|inf) at epoch \d+ of 30 "
+                                                 + "".join(f".*{task} " for task in tasks)):
+        pretrain_encoder(encoder, featurizer, archs, tasks, epochs=30, batch_size=16, lr=lr, seed=0)
 
 
 def test_pretrain_encoder_errors():

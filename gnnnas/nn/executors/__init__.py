@@ -10,6 +10,7 @@ from gnnnas.nn.executors.base import (
     get_executor,
     grouped_conv,
     list_executors,
+    missing_executor,
     per_arch,
     register_executor,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "get_executor",
     "grouped_conv",
     "list_executors",
+    "missing_executor",
     "per_arch",
     "register_executor",
 ]

@@ -104,11 +104,18 @@ def list_executors() -> list[str]:
     return sorted(_EXECUTORS)
 
 
+def missing_executor(space: str) -> str | None:
+    """Why ``space`` has no executor (its architectures cannot be run: no hypernetwork task, no
+    ``zero_cost`` / ``flow`` pretext, no zero-finetune evaluator), or None if it has one."""
+    _load_builtin()
+    if space in _EXECUTORS:
+        return None
+    return _NO_EXECUTOR.get(space, "no executor is registered for it (see gnnnas.nn.executors.register_executor)")
+
+
 def get_executor(space: str, vocab: OpVocabulary, in_channels: int, num_classes: int, width: int = 8) -> NetworkExecutor:
     """The executor of ``space``; a clear error for spaces that have none."""
-    _load_builtin()
-    if space not in _EXECUTORS:
-        reason = _NO_EXECUTOR.get(space, "no executor is registered for it (see gnnnas.nn.executors.register_executor)")
+    if (reason := missing_executor(space)) is not None:
         raise ValueError(f"space {space!r} cannot run the hypernetwork task: {reason}")
     return _EXECUTORS[space](vocab=vocab, in_channels=in_channels, num_classes=num_classes, width=width)
 
