@@ -184,22 +184,12 @@ def _predictor_params(args: argparse.Namespace) -> dict:
 
 
 def _check_out_file(path: str) -> None:
-    """Refuse, before training rather than after it, an ``--out`` that cannot be written: a
-    directory, a path through a file, or a folder this process may not write in (the folders
-    still missing are created when the file is written)."""
-    import os
-    from pathlib import Path
+    """Refuse, before training rather than after it, an ``--out`` the final write would fail on
+    (:func:`gnnnas.files.unwritable_reason`)."""
+    from gnnnas.files import unwritable_reason
 
-    target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"--out {path} is a directory; name the file to write")
-    folder = target.absolute().parent
-    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ValueError(f"--out {path}: {folder} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {path}: cannot write in {folder} (permission denied or read-only)")
+    if (reason := unwritable_reason(path)) is not None:
+        raise ValueError(f"--out {path}: {reason}" if not reason.startswith(path) else f"--out {reason}")
 
 
 @contextlib.contextmanager
@@ -752,6 +742,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="size of the pool of unlabelled archs (default: 20,000)")
     pretrain.add_argument("--epochs", dest="pretrain_epochs", type=_POSITIVE, default=None,
                           help="passes over the pool (default: 10)")
+    pretrain.add_argument("--lr", type=_in(NUMERIC_PARAMS["lr"]), default=None,
+                          help="pre-training learning rate (AdamW, cosine decay; default: the predictor's, 3e-3)")
     pretrain.add_argument("--batch-size", dest="pretrain_batch_size", type=_in(NUMERIC_PARAMS["pretrain_batch_size"]),
                           default=None, help="archs per step (default: 256; under torchrun the global batch)")
     pretrain.add_argument("--csv", default=None, help="CSV file with the native encodings of the pool instead")
@@ -940,6 +932,10 @@ def _as_cli_message(message: str, parser: argparse.ArgumentParser, args: argpars
     for dest, option in options.items():
         message = re.sub(rf"(?<![\w-]){dest}=(?![\w'\"\[({{])", option, message)
         message = re.sub(rf"(^|: ){dest} must be\b", rf"\g<1>{option} must be", message)
+    # the pretext spec is Predictor(pretrain=...): `pretrain --pretext`, `train --pretrain`
+    if (spec_option := options.get("pretext") or options.get("pretrain")) is not None:
+        message = re.sub(r"(^|: )pretrain=(?=')", rf"\g<1>{spec_option} ", message)
+        message = re.sub(r"(^|: )pretrain: ", rf"\g<1>{spec_option}: ", message)
     if "data_dir" not in options:  # e.g. `gnnnas spaces`: no directory to pass, only the variable
         message = message.replace("set data_dir= or $GNNNAS_DATA", "set $GNNNAS_DATA")
     return message

@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,12 +91,44 @@ def fsync_directory(directory: str | os.PathLike) -> None:
             os.close(fd)
 
 
+def unwritable_reason(path: str | os.PathLike) -> str | None:
+    """Why :func:`atomic_write` could not put a file at ``path`` (checked without writing or
+    creating anything), or None. Catches: a directory (also ``x/`` or ``x/..``), an existing
+    target that is not a regular file (a device, a FIFO: replacing it would swap it for a
+    file), a path through a file, a folder this process may not write in, and a file of
+    another user in a sticky folder (``/tmp``). Folders still missing are fine: the write
+    creates them."""
+    text = os.fspath(path)
+    if not text:
+        return "the path is empty"
+    target = Path(os.path.abspath(text))  # resolves "x/.." as the write's rename would
+    if text.endswith(("/", os.sep)):
+        return f"{text} ends with {text[-1]!r}, so it names a folder; name the file to write"
+    if target.is_dir():
+        return f"{text} is a directory; name the file to write"
+    if target.exists() and not target.is_file():
+        return f"{text} exists and is not a regular file (a device, FIFO or socket); name a file"
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {folder} (permission denied or read-only)"
+    if folder == target.parent and target.exists() and hasattr(os, "geteuid") and os.geteuid() != 0:
+        mode, user = folder.stat(), os.geteuid()
+        if mode.st_mode & stat.S_ISVTX and user not in (mode.st_uid, target.stat().st_uid):
+            return f"cannot replace {text}: another user's file in a sticky folder ({folder})"
+    return None
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", newline: str | None = None) -> Iterator:
     """Yield a handle on a temporary file beside ``path``; on success it becomes ``path``.
 
     ``mode``: ``"wb"`` or ``"w"`` (UTF-8 text; ``newline`` as in :func:`open`, ``""`` for the
-    csv module). Raises what the file system raises
+    csv module). Raises ``IsADirectoryError`` / ``OSError`` before writing if ``path`` is a
+    directory or an existing non-regular file (a device, a FIFO), and what the file system raises
     (``OSError``: disk full, permission denied, ...), always after removing the temporary file.
     """
     if mode not in ("wb", "w"):
@@ -103,6 +136,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", newline: str | None 
     path = Path(path)
     if path.is_dir():  # os.replace would fail only after the whole file was written
         raise IsADirectoryError(f"{path} is a directory; name a file to write")
+    if path.exists() and not path.is_file():  # os.replace would swap a device or FIFO for a file
+        raise OSError(f"{path} exists and is not a regular file (a device, FIFO or socket); name a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = temporary_path(path)

@@ -305,6 +305,19 @@ def test_pretrain_csv_pool_and_archs_are_exclusive(tmp_path, capsys):
     assert not (tmp_path / "e.st").exists()
 
 
+def test_pretrain_messages_name_the_options(tmp_path, capsys):
+    """Library messages about pretrain= and lr= read as the command's options."""
+    out = str(tmp_path / "e.st")
+    assert main(["pretrain", "--space", "nasbench_graph", "--pretext", "costs+flow", "--out", out]) == 2
+    assert capsys.readouterr().err.startswith("gnnnas: error: --pretext 'costs+flow': 'flow' runs each architecture's")
+    assert main(["pretrain", "--pretext", "costs+", "--out", out]) == 2
+    assert "gnnnas: error: --pretext: empty term in 'costs+'" in capsys.readouterr().err
+    assert main(["pretrain", "--archs", "16", "--epochs", "2", "--batch-size", "8", "--hidden-dim", "8", "--lr", "1e8",
+                 "--out", out, "-q"]) == 2
+    assert "pre-training diverged" in (err := capsys.readouterr().err) and "Lower --lr (now 1e+08)" in err
+    assert not (tmp_path / "e.st").exists()
+
+
 def test_ctrl_c_exits_130_without_a_traceback(tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

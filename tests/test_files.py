@@ -78,3 +78,77 @@ def test_a_planted_lock_path_is_refused_and_left_untouched(tmp_path, kind):
     assert isinstance(UnsafeLockPathError("x"), OSError)  # callers that warn on OSError keep working
     assert victim.read_text() == "precious" and victim.stat().st_mode & 0o777 == 0o600
     assert not (tmp_path / "nowhere").exists()
+
+
+# ---------------------------------------------------------------------- unwritable_reason
+def _shapes(tmp_path):
+    """Paths of every shape the rule knows, as (path, the reason's fragment or None)."""
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "old.st").write_text("x")
+    shapes = [
+        (tmp_path / "dir", "is a directory"),
+        (tmp_path / "missing" / "..", "is a directory"),  # the rename would target tmp_path itself
+        (tmp_path / "file" / "x.st", "is a file, not a folder"),
+        (tmp_path / "file" / "a" / "b" / "x.st", "is a file, not a folder"),
+        (tmp_path / "new.st", None),
+        (tmp_path / "old.st", None),  # replaced atomically
+        (tmp_path / "new" / "sub" / "x.st", None),  # the write creates the folders
+    ]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo")
+        shapes.append((tmp_path / "fifo", "not a regular file"))
+    if os.name == "posix" and os.geteuid() != 0:  # root writes anywhere
+        (tmp_path / "ro").mkdir(mode=0o555)
+        shapes.append((tmp_path / "ro" / "x.st", "cannot write in"))
+    return shapes
+
+
+def test_unwritable_reason_agrees_with_what_atomic_write_does(tmp_path):
+    """The rule behind every early --out check: a path gets a reason exactly when atomic_write
+    would fail on it, and asking writes or creates nothing."""
+    from gnnnas.files import atomic_write, unwritable_reason
+
+    shapes = _shapes(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    reasons = {path: unwritable_reason(path) for path, _ in shapes}
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    for path, fragment in shapes:
+        reason = reasons[path]
+        assert reason is None if fragment is None else (reason is not None and fragment in reason), (path, reason)
+        try:
+            with atomic_write(path) as handle:
+                handle.write(b"new")
+            wrote = True
+        except OSError:
+            wrote = False
+        assert wrote == (fragment is None), path
+        if wrote:
+            assert path.read_bytes() == b"new"
+    if hasattr(os, "mkfifo"):
+        assert (tmp_path / "fifo").is_fifo()  # refused, not swapped for a regular file
+
+
+def test_unwritable_reason_for_names_atomic_write_would_misread(tmp_path):
+    from gnnnas.files import unwritable_reason
+
+    assert "ends with '/', so it names a folder" in unwritable_reason(f"{tmp_path}/new/")
+    assert unwritable_reason("") == "the path is empty"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX owners")
+def test_another_users_file_in_a_sticky_folder_cannot_be_replaced(tmp_path, monkeypatch):
+    from gnnnas.files import unwritable_reason
+
+    folder = tmp_path / "sticky"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    (folder / "theirs.st").write_text("x")
+    assert unwritable_reason(folder / "theirs.st") is None  # its owner (and root) may replace it
+    owner = (folder / "theirs.st").stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 4242)  # another user, not root
+    monkeypatch.setattr(os, "access", lambda *a, **k: True)  # the folder is writable to all
+    assert "another user's file in a sticky folder" in unwritable_reason(folder / "theirs.st")
+    assert unwritable_reason(folder / "new.st") is None
+    folder.chmod(0o777)
+    assert unwritable_reason(folder / "theirs.st") is None

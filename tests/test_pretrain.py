@@ -80,7 +80,7 @@ def test_a_diverged_pretraining_keeps_no_encoder():
     restore; an encoder of NaN weights has nothing to restore to), and nothing is memoised."""
     archs, y = labelled("nb201")
     predictor = Predictor(pretrain="costs", **{**FAST, "lr": 1e8})
-    with pytest.raises(FloatingPointError, match="pre-training diverged.*Lower lr \\(now 1e\\+08\\)"):
+    with pytest.raises(FloatingPointError, match="pre-training diverged.*Lower lr= \\(now 1e\\+08\\)"):
         predictor.fit(archs, y)
     assert not _PRETRAINED_MEMO and not hasattr(predictor, "pretrained_encoder_")
     with pytest.raises(ValueError, match="weight of 'costs' must be a finite number > 0"):

@@ -313,7 +313,8 @@ def _verify(where: str, metadata: dict, raw: bytes) -> None:
 def _non_finite(tensors: dict) -> str | None:
     """The first floating-point tensor of ``tensors`` holding NaN or an infinity, or None."""
     return next((name for name, value in tensors.items()
-                 if value.is_floating_point() and not bool(torch.isfinite(value).all())), None)
+                 if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all())),
+                None)
 
 
 def _refuse_non_finite(where: str, tensors: dict) -> None:

@@ -50,15 +50,16 @@ REGRESSION_PRETEXTS = ("costs", "zero_cost", "flow")
 MASK_RATE = 0.15
 _NAME = re.compile(r"[a-z_]+")
 #: Splits a spec at its ``+`` joins, not at an exponent's sign (``1e+16*costs`` is one term).
-_TERMS = re.compile(r"(?<![0-9.][eE])\+")
+_TERMS = re.compile(r"(?<![\d.][eE])\+")
 
 
 def parse_pretrain(spec: str) -> dict[str, float]:
     """``"costs+0.5*masked"`` -> ``{"costs": 1.0, "masked": 0.5}``.
 
     A spec is tasks of :data:`PRETEXTS` joined by ``+``, each optionally ``<weight>*`` first; a
-    weight is any number Python's :func:`float` reads (``0.5``, ``.5``, ``1E3``) that is finite
-    and > 0 (``1e400`` is infinite, ``1e-400`` is 0: both refused).
+    weight is an unsigned number as Python's :func:`float` reads it (``0.5``, ``.5``, ``1E3``,
+    ``1e+3``; a leading ``+`` would read as a join) that is finite and > 0 (``1e400`` is
+    infinite, ``1e-400`` is 0: both refused).
 
     Raises:
         ValueError: not a string, an empty term (``"costs+"``), an unknown task, a task named

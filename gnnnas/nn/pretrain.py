@@ -109,8 +109,9 @@ def pretrain_encoder(
         squared error of the standardised targets; ``masked``: cross-entropy in nats).
 
     Raises:
-        FloatingPointError: the weighted loss of a batch is NaN or infinite (the encoder diverged:
-            too high an ``lr`` or weight); the message gives each task's loss.
+        FloatingPointError: the weighted loss of a batch is NaN or infinite, or the trained
+            weights are (the encoder diverged: too high an ``lr`` or weight); the message gives
+            each task's loss.
         ValueError: fewer than 2 archs, ``batch_size`` < 2, ``data_parallel`` without a ``seed``, a regression task without its targets (or with another
             number of rows), ``hypernetwork`` without ``hyper``, or no task has anything to learn (every target is constant and no
             operation node can be masked).
@@ -200,7 +201,7 @@ def pretrain_encoder(
                 parts = ", ".join(f"{name} {value:.4g}" for name, value in zip(names, task_losses.detach().tolist()))
                 raise FloatingPointError(
                     f"pre-training diverged: the pretext loss is {float(loss.detach()):.4g} at epoch {epoch + 1} of {epochs} "
-                    f"({parts}; weights {tasks}); no encoder was kept. Lower lr (now {lr:g}) or the tasks' weights")
+                    f"({parts}; weights {tasks}); no encoder was kept. Lower lr= (now {lr:g}) or the tasks' weights")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -215,5 +216,9 @@ def pretrain_encoder(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
+    # the last step follows the last loss checked: its update can still overflow the weights
+    if (bad := next((n for n, p in encoder.named_parameters() if not bool(torch.isfinite(p).all())), None)) is not None:
+        raise FloatingPointError(f"pre-training diverged: after epoch {epochs} the encoder weight {bad!r} holds NaN "
+                                 f"or infinite values; no encoder was kept. Lower lr= (now {lr:g}) or the tasks' weights")
     encoder.eval()
     return history

@@ -230,6 +230,17 @@ def test_a_damaged_encoder_file_is_called_an_encoder(encoder_blob, tmp_path):
             load_encoder(_write(tmp_path, damaged, "e.safetensors"))
 
 
+def test_every_float_and_complex_dtype_is_checked():
+    import torch
+
+    from gnnnas.nn.checkpoint import _non_finite
+
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64):
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            assert _non_finite({"ok": torch.ones(3), "w": torch.tensor([1.0, bad]).to(dtype)}) == "w"
+        assert _non_finite({"w": torch.ones(2, dtype=dtype), "i": torch.arange(3), "b": torch.ones(2, dtype=torch.bool)}) is None
+
+
 def test_non_finite_weights_are_not_written(saved, toy, tmp_path):
     """Saving what no loader would take raises before writing: the target keeps what it held."""
     import torch

@@ -156,6 +156,26 @@ def test_a_diverging_pretraining_raises(tasks, lr):
         pretrain_encoder(encoder, featurizer, archs, tasks, epochs=30, batch_size=16, lr=lr, seed=0)
 
 
+def test_weights_that_overflow_on_the_last_step_raise(monkeypatch):
+    """The last step comes after the last loss checked: a step that leaves an infinite weight
+    behind a finite loss (one epoch of one batch here; the step is made to overflow) raises too."""
+    space = gnnnas.get_space("nb201")
+    archs = [space.sample(np.random.default_rng(i)) for i in range(32)]
+    featurizer = GraphFeaturizer(space.vocab).fit(archs)
+    encoder = ArchEncoder(featurizer.num_features, hidden_dim=16, num_layers=2)
+    real_step = torch.optim.AdamW.step
+
+    def overflowing_step(self, *args, **kwargs):
+        result = real_step(self, *args, **kwargs)
+        with torch.no_grad():
+            next(encoder.parameters()).view(-1)[0] = float("inf")
+        return result
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", overflowing_step)
+    with pytest.raises(FloatingPointError, match="after epoch 1 the encoder weight .* holds NaN or infinite values"):
+        pretrain_encoder(encoder, featurizer, archs, {"costs": 1.0}, epochs=1, batch_size=32, seed=0)
+
+
 def test_pretrain_encoder_errors():
     space = gnnnas.get_space("nb201")
     arch = space.sample(0)

@@ -110,7 +110,7 @@ def missing_executor(space: str) -> str | None:
     _load_builtin()
     if space in _EXECUTORS:
         return None
-    return _NO_EXECUTOR.get(space, "no executor is registered for it (see gnnnas.nn.executors.register_executor)")
+    return _NO_EXECUTOR.get(space, "none is registered for it; see gnnnas.nn.executors.register_executor")
 
 
 def get_executor(space: str, vocab: OpVocabulary, in_channels: int, num_classes: int, width: int = 8) -> NetworkExecutor:
@@ -122,8 +122,8 @@ def get_executor(space: str, vocab: OpVocabulary, in_channels: int, num_classes:
 
 _NO_EXECUTOR = {
     "nasbench_graph": (
-        "its architectures are graph neural networks for node classification, so their generated "
-        "weights would need graph data (Cora...) rather than proxy images; not supported"
+        "its architectures are graph neural networks for node classification: running them needs "
+        "graph data (Cora...), not proxy images; not supported"
     ),
 }
 
