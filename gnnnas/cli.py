@@ -189,7 +189,7 @@ def _check_out_file(path: str) -> None:
     from gnnnas.files import unwritable_reason
 
     if (reason := unwritable_reason(path)) is not None:
-        raise ValueError(f"--out {path}: {reason}" if not reason.startswith(path) else f"--out {reason}")
+        raise ValueError(f"--out {reason}" if path and reason.startswith(path) else f"--out {path!r}: {reason}")
 
 
 @contextlib.contextmanager

@@ -311,7 +311,8 @@ def _verify(where: str, metadata: dict, raw: bytes) -> None:
 
 
 def _non_finite(tensors: dict) -> str | None:
-    """The first floating-point tensor of ``tensors`` holding NaN or an infinity, or None."""
+    """The name of the first floating-point or complex tensor of ``tensors`` holding NaN or an
+    infinity, or None."""
     return next((name for name, value in tensors.items()
                  if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all())),
                 None)
