@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BOOL_PARAMS", "CONV_NAMES", "NUMERIC_PARAMS", "POSITIVE_INT", "Range"]
+__all__ = ["BOOL_PARAMS", "CONV_NAMES", "NUMERIC_PARAMS", "POSITIVE_INT", "Range", "weighted_terms"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,16 @@ BOOL_PARAMS = ("use_global_node", "cell_context", "macro_features", "prune", "co
 #: Names of the built-in encoder convolutions (:data:`gnnnas.nn.convs.CONVS`, which imports
 #: torch-geometric; kept here so ``gnnnas --help`` lists them without importing torch).
 CONV_NAMES = ("gcn", "gin", "gine", "gatv2", "transformer", "resgated", "graphconv", "sage")
+
+
+#: The ``+`` joins of a weighted spec, not an exponent's sign (``1e+3*mse`` is one term).
+_JOINS = re.compile(r"(?<![\d.][eE])\+")
+
+
+def weighted_terms(spec: str) -> list[tuple[str | None, str]]:
+    """The ``[weight*]name`` terms of a ``+``-joined spec such as ``loss="mse+0.5*listnet"`` or
+    ``pretrain="costs+1e+3*masked"``: ``(weight text, or None where the term has no '*', name)``,
+    both stripped; an empty term is ``(None, "")``. The callers read and check the names and
+    weights, each with its own vocabulary and messages."""
+    return [(weight.strip() if star else None, name.strip())
+            for weight, star, name in (term.rpartition("*") for term in _JOINS.split(spec))]

@@ -7,11 +7,12 @@ few labels; they are combinable (``"mse+pairwise_logistic"``).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from gnnnas.params import weighted_terms
 
 __all__ = ["RANKING_LOSSES", "listnet_loss", "mse_loss", "pairwise_hinge_loss", "pairwise_logistic_loss", "ranking_loss"]
 
@@ -70,12 +71,11 @@ def parse_loss_spec(spec: str) -> list[tuple[str, float]]:
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"loss spec must be a non-empty string like 'mse+0.5*pairwise_logistic', got {spec!r}")
     terms = []
-    for part in re.split(r"(?<!\d[eE])\+", spec.replace(" ", "")):  # not the + of "1e+3"
-        weight, _, name = part.rpartition("*")
+    for weight, name in weighted_terms(spec.replace(" ", "")):
         if name not in RANKING_LOSSES:
             raise ValueError(f"unknown ranking loss {name!r} in {spec!r}; known: {sorted(RANKING_LOSSES)}")
         try:
-            w = float(weight) if weight else 1.0
+            w = float(weight) if weight is not None else 1.0
         except ValueError:
             w = math.nan
         if not (math.isfinite(w) and w > 0):

@@ -38,6 +38,7 @@ from torch import nn
 
 from gnnnas.graph import ArchGraph
 from gnnnas.nn.featurize import DenseGraphBatch
+from gnnnas.params import weighted_terms
 
 __all__ = ["MASK_RATE", "PRETEXTS", "HyperPretext", "REGRESSION_PRETEXTS", "PretextHeads", "cost_targets", "format_pretrain", "mask_ops",
            "parse_pretrain"]
@@ -49,8 +50,6 @@ REGRESSION_PRETEXTS = ("costs", "zero_cost", "flow")
 #: Fraction of operation nodes blanked by the ``masked`` task (GraphMAE's default range).
 MASK_RATE = 0.15
 _NAME = re.compile(r"[a-z_]+")
-#: Splits a spec at its ``+`` joins, not at an exponent's sign (``1e+16*costs`` is one term).
-_TERMS = re.compile(r"(?<![\d.][eE])\+")
 
 
 def parse_pretrain(spec: str) -> dict[str, float]:
@@ -69,26 +68,24 @@ def parse_pretrain(spec: str) -> dict[str, float]:
         raise ValueError(f"pretrain must be a '+'-joined spec of tasks among {PRETEXTS}, e.g. 'costs+masked'; "
                          f"got {spec!r}")
     tasks: dict[str, float] = {}
-    for term in _TERMS.split(spec):
-        if not term.strip():
+    for weight_text, name in weighted_terms(spec):
+        if weight_text is None and not name:
             raise ValueError(f"pretrain: empty term in {spec!r} (a '+' with no task on one side); "
                              f"join tasks among {list(PRETEXTS)} with '+'")
-        weight_text, star, name = term.rpartition("*")
-        name = name.strip()
         if _NAME.fullmatch(name) is None or name not in PRETEXTS:
             raise ValueError(f"pretrain: unknown task {name!r} in {spec!r}; known: {list(PRETEXTS)}")
         weight = 1.0
-        if star:  # "<weight>*<task>"
+        if weight_text is not None:  # "<weight>*<task>"
             try:
                 weight = float(weight_text)
             except ValueError:
-                raise ValueError(f"pretrain: the weight {weight_text.strip()!r} of {name!r} in {spec!r} is not "
+                raise ValueError(f"pretrain: the weight {weight_text!r} of {name!r} in {spec!r} is not "
                                  "a number (write e.g. '0.5*masked')") from None
         if name in tasks:
             raise ValueError(f"pretrain: task {name!r} appears twice in {spec!r}")
         if not (math.isfinite(weight) and weight > 0):
             raise ValueError(f"pretrain: the weight of {name!r} must be a finite number > 0, got "
-                             f"{weight_text.strip()!r} ({weight}) in {spec!r}")
+                             f"{weight_text!r} ({weight}) in {spec!r}")
         tasks[name] = weight
     return tasks
 

@@ -8,6 +8,7 @@ only, never accuracy labels: the Predictor then fine-tunes the encoder on the la
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -197,17 +198,18 @@ def pretrain_encoder(
                 task_losses = distributed.sum_over_ranks(task_losses) / torch.tensor(
                     [counts[name] for name in names], dtype=task_losses.dtype, device=task_losses.device)
             loss = sum(tasks[name] * value for name, value in zip(names, task_losses))
-            if not bool(torch.isfinite(loss)):  # every rank sees the same loss: all raise together
+            loss_value = float(loss.detach())  # the one host sync of the step, also for the epoch's sum
+            if not math.isfinite(loss_value):  # every rank sees the same loss: all raise together
                 parts = ", ".join(f"{name} {value:.4g}" for name, value in zip(names, task_losses.detach().tolist()))
                 raise FloatingPointError(
-                    f"pre-training diverged: the pretext loss is {float(loss.detach()):.4g} at epoch {epoch + 1} of {epochs} "
+                    f"pre-training diverged: the pretext loss is {loss_value:.4g} at epoch {epoch + 1} of {epochs} "
                     f"({parts}; weights {tasks}); no encoder was kept. Lower lr= (now {lr:g}) or the tasks' weights")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             for name, value in zip(names, task_losses.detach().tolist()):
                 sums[name] += value * len(idx)
-            sums["loss"] += float(loss.detach()) * len(idx)
+            sums["loss"] += loss_value * len(idx)
             seen += len(idx)
         schedule.step()
         record = {"epoch": epoch + 1} | {k: v / max(seen, 1) for k, v in sums.items()
